@@ -1,0 +1,96 @@
+"""Name -> factory tables: one place where every pluggable piece is registered.
+
+A new dataset, neuron family, model, rule, loss, surrogate, analysis or benchmark is one
+new module plus one decorator::
+
+    from snnrepro.registry import MODELS
+
+    @MODELS.register("relpsp")
+    def build_relpsp(arch: str, input_shape: tuple[int, ...], num_classes: int, **params) -> nn.Module:
+        ...
+
+Registration happens at import time; :func:`load_plugins` imports every built-in module
+so that the tables are complete before a spec is validated.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+class Registry(Generic[T]):
+    """A named table of factories (a class or a function) with a decorator to fill it."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._table: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def deco(obj: T) -> T:
+            if name in self._table and self._table[name] is not obj:
+                raise KeyError(f"{self.kind} {name!r} is registered twice")
+            self._table[name] = obj
+            return obj
+
+        return deco
+
+    def get(self, name: str) -> T:
+        load_plugins()
+        try:
+            return self._table[name]
+        except KeyError:
+            known = ", ".join(sorted(self._table)) or "(none)"
+            raise KeyError(f"unknown {self.kind} {name!r}; registered: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        load_plugins()
+        return name in self._table
+
+    def names(self) -> list[str]:
+        load_plugins()
+        return sorted(self._table)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+DATASETS: Registry = Registry("dataset")
+"""name -> ``build(root: Path, download: bool, **params) -> DataBundle`` (snnrepro.data.base)."""
+ENCODERS: Registry = Registry("encoder")
+"""name -> ``nn.Module`` class/factory taking ``**params``; maps a float batch to the family's input."""
+MODELS: Registry = Registry("model family")
+"""family -> ``build(arch, input_shape, num_classes, **params) -> nn.Module`` returning scores [B, classes]."""
+RULES: Registry = Registry("learning rule")
+"""name -> class ``Rule(model, loss_fn, **params)`` with ``.step(x, y, optimizer)``."""
+LOSSES: Registry = Registry("loss")
+"""name -> factory ``(**params) -> callable(scores, target) -> scalar``."""
+SURROGATES: Registry = Registry("surrogate gradient")
+"""name -> class with ``__init__(**params)``; see snnrepro.neurons.surrogate."""
+ANALYSES: Registry = Registry("analysis")
+"""name -> ``run(model, loader, device, out_dir, **params) -> dict[str, float]``."""
+BENCHES: Registry = Registry("benchmark")
+"""name -> ``run(device, quick: bool) -> list[BenchRow]`` (snnrepro.bench)."""
+
+_PLUGIN_MODULES = (
+    "snnrepro.data",
+    "snnrepro.neurons",
+    "snnrepro.models",
+    "snnrepro.rules",
+    "snnrepro.metrics",
+    "snnrepro.benches",
+)
+_loaded = False
+
+
+def load_plugins() -> None:
+    """Import every built-in package whose modules register factories (idempotent)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _PLUGIN_MODULES:
+        importlib.import_module(mod)
