@@ -77,6 +77,7 @@ BENCHES: Registry = Registry("benchmark")
 
 _PLUGIN_MODULES = (
     "snnrepro.data",
+    "snnrepro.encoders",
     "snnrepro.neurons",
     "snnrepro.models",
     "snnrepro.rules",
