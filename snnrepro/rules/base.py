@@ -28,8 +28,13 @@ class Rule(ABC):
     def compute_grads(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward, loss and gradients into ``.grad``; returns (loss, scores)."""
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer, grad_clip: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """zero grads, :meth:`compute_grads`, optional global-norm clipping, optimizer step."""
         optimizer.zero_grad(set_to_none=True)
         loss, scores = self.compute_grads(x, y)
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
         optimizer.step()
         return loss.detach(), scores.detach()

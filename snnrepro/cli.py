@@ -1,0 +1,388 @@
+"""``snnrepro``: list, show, run, table, reproduce, data check, bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from snnrepro.results.record import RunRecord, iter_records, read_record, record_path, results_root
+from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: which are present, missing or downloadable.")
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+USER_ERRORS: tuple[type[BaseException], ...] = (SpecError, FileNotFoundError, KeyError, ValueError)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected user mistakes into one red line and exit code 2 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from snnrepro.engine.checkpoint import CheckpointError
+        from snnrepro.models.arch import ArchError
+
+        try:
+            return fn(*args, **kwargs)
+        except (*USER_ERRORS, ArchError, CheckpointError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
+    """Every spec that loads, plus one error line per spec that does not."""
+    specs, errors = [], []
+    for sid, path in spec_files().items():
+        try:
+            specs.append(load_spec(path, profile=profile))
+        except (SpecError, KeyError, ValueError) as exc:
+            errors.append(f"{sid}: {exc}")
+    return specs, errors
+
+
+# --------------------------------------------------------------------------- list / show
+@app.command("list")
+@user_errors
+def list_cmd(
+    paper: str | None = typer.Option(None, help="only this paper (rsn, stdbp, brp, bpsta, iir)"),
+    dataset: str | None = typer.Option(None, help="only this dataset"),
+    results: Path | None = typer.Option(None, help="results folder (default ./results or $SNNREPRO_RESULTS)"),
+) -> None:
+    """Every spec, grouped by paper and dataset, with its reported number and whether results exist."""
+    specs, errors = _all_specs()
+    records = iter_records(results_root(results))
+    have: dict[str, set[str]] = {}
+    for r in records:
+        have.setdefault(r.id, set()).add(r.profile)
+    table = Table(title="snnrepro experiments")
+    for col in ("paper", "dataset", "id", "table / row", "reported %", "results"):
+        table.add_column(col)
+    for s in sorted(specs, key=lambda s: (s.paper, s.dataset.name, s.id)):
+        if paper and s.paper != paper or dataset and s.dataset.name != dataset:
+            continue
+        rep = "–" if s.reported is None else f"{s.reported:.2f}"
+        profiles = ", ".join(p for p in PROFILES if p in have.get(s.id, set())) or "–"
+        table.add_row(s.paper, s.dataset.name, s.id, f"{s.table}: {s.row}", rep, profiles)
+    Console().print(table)
+    for e in errors:
+        err.print(f"[red]invalid spec[/] {e}", highlight=False)
+    if errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+def show(
+    spec_id: str = typer.Argument(..., metavar="ID|FILE.yaml"),
+    profile: str = typer.Option("full", help="full | quick | smoke"),
+    set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
+) -> None:
+    """The resolved spec (after profile and overrides) and the paper row it reproduces."""
+    spec = load_spec(spec_id, profile=profile, overrides=parse_set(set_))
+    Console().print(
+        f"[bold]{spec.id}[/]  ({spec.paper}, {spec.table}: {spec.row})  reported: "
+        f"{'–' if spec.reported is None else spec.reported} % ({spec.metric}, tolerance {spec.tolerance})"
+        f"\nprofile: {spec.profile}   spec hash: {spec.hash()}   file: {spec.source}",
+        highlight=False,
+    )
+    d = spec.to_dict()
+    d.pop("profile")
+    sys.stdout.write(yaml.safe_dump(d, sort_keys=False))
+
+
+# --------------------------------------------------------------------------- run
+class RichProgress:
+    """Epoch/batch bar with loss, accuracy, samples/s and ETA on stderr."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.progress: Progress | None = None
+
+    def start(self, total_epochs: int, batches_per_epoch: int, start_epoch: int) -> None:
+        self.epochs = total_epochs
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.progress.start()
+        self.epoch_task = self.progress.add_task(
+            f"{self.label} epochs", total=total_epochs, completed=start_epoch, stats=""
+        )
+        self.batch_task = self.progress.add_task("  batches", total=batches_per_epoch, stats="")
+
+    def batch(self, epoch: int, done: int, loss: float, acc: float, samples_per_s: float) -> None:
+        if self.progress:
+            self.progress.update(
+                self.batch_task,
+                completed=done,
+                description=f"  epoch {epoch + 1}/{self.epochs}",
+                stats=f"loss {loss:.4f} acc {100 * acc:.2f}% {samples_per_s:.0f} samples/s",
+            )
+
+    def epoch(self, epoch: int, row: dict[str, Any]) -> None:
+        if self.progress:
+            self.progress.update(
+                self.epoch_task,
+                completed=epoch + 1,
+                stats=f"test acc {100 * row['test_acc']:.2f}% loss {row['test_loss']:.4f}",
+            )
+            self.progress.reset(self.batch_task)
+
+    def stop(self) -> None:
+        if self.progress:
+            self.progress.stop()
+
+
+def _summary_table(records: list[RunRecord]) -> Table:
+    t = Table(title="run summary")
+    for col in ("id", "profile", "seed", "status", "final %", "best % (epoch)", "epochs", "wall s", "device", "data"):
+        t.add_column(col)
+    for r in records:
+        fin = "–" if r.test_acc is None else f"{100 * r.test_acc:.2f}"
+        best = "–" if r.best_test_acc is None else f"{100 * r.best_test_acc:.2f} ({r.best_epoch})"
+        colour = {"ok": "green", "diverged": "red", "interrupted": "yellow"}.get(r.status, "red")
+        t.add_row(
+            r.id, r.profile, str(r.seed), f"[{colour}]{r.status}[/]", fin, best, f"{r.epochs}/{r.epochs_planned}",
+            f"{r.wall_s:.1f}", r.device, r.data_source,
+        )
+    return t
+
+
+def _seeds(spec: Spec, seeds: int | None, seed: int | None) -> list[int]:
+    if seed is not None:
+        return [seed]
+    return list(range(seeds if seeds is not None else spec.train.seeds))
+
+
+def run_specs(
+    refs: list[str],
+    profile: str,
+    seeds: int | None,
+    seed: int | None,
+    device_name: str,
+    sets: list[str],
+    data_root_dir: Path | None,
+    resume: bool,
+    epochs: int | None,
+    results: Path | None,
+    as_json: bool,
+    skip_done: bool = False,
+) -> list[RunRecord]:
+    from snnrepro.engine.device import pick_device
+    from snnrepro.engine.loop import data_root, fit
+
+    overrides = parse_set(sets)
+    if epochs is not None:
+        overrides.setdefault("train", {})["epochs"] = epochs
+    specs = [load_spec(ref, profile=profile, overrides=overrides) for ref in refs]  # validate all first
+    device = pick_device(device_name)
+    root = results_root(results)
+    _check_writable(root)
+    droot = data_root(data_root_dir)
+    done: list[RunRecord] = []
+    try:
+        for spec in specs:
+            for s in _seeds(spec, seeds, seed):
+                if skip_done:
+                    prev = read_record(record_path(root, spec.id, spec.profile, s))
+                    if prev is not None and prev.status == "ok" and prev.spec_hash == spec.hash():
+                        done.append(prev)
+                        continue
+                rec = fit(spec, s, device, root, droot, resume=resume, progress=RichProgress(f"{spec.id} s{s}"))
+                done.append(rec)
+                if as_json:
+                    sys.stdout.write(json.dumps(rec.summary()) + "\n")
+                    sys.stdout.flush()
+                if rec.status == "interrupted":
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: records and checkpoints written so far are kept; use --resume")
+    if done:
+        err.print(_summary_table(done))
+    return done
+
+
+def _check_writable(root: Path) -> None:
+    import shutil
+    import tempfile
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe"):
+            pass
+    except OSError as exc:
+        raise FileNotFoundError(f"results folder {root} is not writable: {exc.strerror or exc}") from None
+    free = shutil.disk_usage(root).free
+    if free < 50 * 2**20:
+        raise FileNotFoundError(f"results folder {root} has only {free // 2**20} MiB free; need at least 50 MiB")
+
+
+@app.command()
+@user_errors
+def run(
+    specs: list[str] = typer.Argument(..., metavar="ID|FILE.yaml ..."),
+    profile: str = typer.Option("full", help="full (paper budget) | quick (minutes on CPU) | smoke (seconds)"),
+    seeds: int | None = typer.Option(None, help="number of seeds 0..N-1 (default: the spec's)"),
+    seed: int | None = typer.Option(None, help="run this one seed only"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:1"),
+    set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value (validated)"),
+    data_root: Path | None = typer.Option(None, help="dataset folder (default $SNNREPRO_DATA or ./data)"),
+    resume: bool = typer.Option(False, help="continue from the last checkpoint of each (id, seed)"),
+    epochs: int | None = typer.Option(None, help="override train.epochs"),
+    results: Path | None = typer.Option(None, help="results folder (default ./results or $SNNREPRO_RESULTS)"),
+    json_: bool = typer.Option(False, "--json", help="print one JSON object per finished (id, seed) on stdout"),
+) -> None:
+    """Train and evaluate specs; write run records under results/runs/."""
+    recs = run_specs(specs, profile, seeds, seed, device, set_, data_root, resume, epochs, results, json_)
+    if any(r.status != "ok" for r in recs):
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- tables
+@app.command()
+@user_errors
+def table(
+    key: str = typer.Argument(..., metavar="DATASET|PAPER|ID"),
+    format_: str = typer.Option("md", "--format", help="md | csv"),
+    out: Path | None = typer.Option(None, help="write to this file instead of stdout"),
+    results: Path | None = typer.Option(None, help="results folder"),
+) -> None:
+    """Paper's reported value vs this toolkit's mean ± std over seeds, Δ and status."""
+    from snnrepro.results.tables import comparison_frame, markdown_tables, select_specs
+
+    specs, _ = _all_specs()
+    chosen = select_specs(specs, key)
+    if not chosen:
+        raise ValueError(f"no spec has paper, dataset or id {key!r}; `snnrepro list` shows them")
+    records = iter_records(results_root(results))
+    if format_ == "md":
+        text = markdown_tables(chosen, records, f"{key}: paper vs snnrepro")
+    elif format_ == "csv":
+        text = comparison_frame(chosen, records).to_csv(index=False)
+    else:
+        raise ValueError(f"--format {format_}: expected md or csv")
+    if out:
+        from snnrepro.engine.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(out, text.encode())
+        err.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+@user_errors
+def reproduce(
+    all_: bool = typer.Option(False, "--all", help="every spec"),
+    paper: str | None = typer.Option(None, help="only this paper"),
+    profile: str = typer.Option("smoke", help="full | quick | smoke"),
+    device: str = typer.Option("auto"),
+    data_root: Path | None = typer.Option(None),
+    results: Path | None = typer.Option(None),
+    seeds: int | None = typer.Option(None),
+    force: bool = typer.Option(False, help="re-run (id, seed) pairs that already finished ok"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
+    from snnrepro.results.tables import rebuild_all
+
+    if not all_ and not paper:
+        raise ValueError("say --all or --paper P")
+    specs, errors = _all_specs(profile)
+    for e in errors:
+        err.print(f"[red]invalid spec[/] {e}", highlight=False)
+    chosen = [s.id for s in specs if all_ or s.paper == paper]
+    recs = run_specs(chosen, profile, seeds, None, device, [], data_root, False, None, results, json_,
+                     skip_done=not force)
+    all_specs, _ = _all_specs()
+    for path in rebuild_all(all_specs, results_root(results)):
+        err.print(f"wrote {path}")
+    failed = [r for r in recs if r.status != "ok"]
+    for r in failed:
+        err.print(f"[red]{r.status}[/] {r.id} seed {r.seed}: {r.error} "
+                  f"({record_path(results_root(results), r.id, r.profile, r.seed)})", highlight=False)
+    if errors or failed:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- data
+@data_app.command("check")
+@user_errors
+def data_check(data_root: Path | None = typer.Option(None, help="dataset folder")) -> None:
+    """Which datasets are present, missing (exact files and folder) or downloadable."""
+    from snnrepro.engine.loop import data_root as resolve_root
+    from snnrepro.registry import DATASETS
+
+    root = resolve_root(data_root)
+    t = Table(title=f"datasets under {root}")
+    for col in ("dataset", "status", "folder", "missing files / note"):
+        t.add_column(col, overflow="fold")
+    for name in DATASETS.names():
+        a = DATASETS.get(name).check(root)
+        colour = {"present": "green", "downloadable": "yellow"}.get(a.status, "red")
+        detail = "\n".join(a.missing[:8] + ([f"... and {len(a.missing) - 8} more"] if len(a.missing) > 8 else []))
+        t.add_row(name, f"[{colour}]{a.status}[/]", str(a.folder), "\n".join(x for x in (detail, a.note) if x))
+    Console().print(t)
+
+
+# --------------------------------------------------------------------------- bench
+@app.command()
+@user_errors
+def bench(
+    names: list[str] = typer.Argument(None, help="benchmarks to run (default: all registered)"),
+    device: str = typer.Option("auto"),
+    quick: bool = typer.Option(False, help="fewer repeats"),
+    out: Path | None = typer.Option(None, help="also write the rows as CSV"),
+) -> None:
+    """ms per training step of each family next to its reference measured in the same run."""
+    import pandas as pd
+
+    from snnrepro.engine.device import describe, pick_device
+    from snnrepro.registry import BENCHES
+
+    dev = pick_device(device)
+    rows = []
+    for name in names or BENCHES.names():
+        err.print(f"running bench {name} on {describe(dev)} ...")
+        rows += BENCHES.get(name)(dev, quick)
+    t = Table(title=f"snnrepro bench on {describe(dev)}")
+    for col in ("bench", "name", "ms/step", "reference", "ratio", "peak MB", "note"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r.bench, r.name, f"{r.ms_per_step:.2f}", r.reference or "", "" if r.ratio is None else f"{r.ratio:.2f}x",
+            "" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f}", r.note,
+        )
+    Console().print(t)
+    if out:
+        from snnrepro.engine.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(out, pd.DataFrame([r.__dict__ for r in rows]).to_csv(index=False).encode())
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

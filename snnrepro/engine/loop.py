@@ -1,0 +1,302 @@
+"""The one training loop: data -> model -> rule -> epochs -> run record.
+
+Shape kept close to torchvision's ``references/classification/train.py``: build
+everything from the spec, then ``for epoch: train_one_epoch(); evaluate(); checkpoint()``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from snnrepro.data.base import DataBundle, DatasetMissing
+from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snnrepro.engine.device import describe
+from snnrepro.engine.optim import build_optimizer, build_scheduler
+from snnrepro.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
+from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
+from snnrepro.results.record import (
+    RunRecord,
+    artifacts_dir,
+    checkpoint_path,
+    git_commit,
+    record_path,
+    versions,
+    write_record,
+)
+from snnrepro.spec import Spec
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def data_root(path: str | Path | None = None) -> Path:
+    """``--data-root DIR``, else ``$SNNREPRO_DATA``, else ``./data``."""
+    return Path(path or os.environ.get("SNNREPRO_DATA") or "data")
+
+
+def offline() -> bool:
+    return os.environ.get("SNNREPRO_OFFLINE", "") not in ("", "0", "false", "no")
+
+
+def deterministic_subset(ds: Dataset, n: int | None, seed: int = 0) -> Dataset:
+    """The first ``n`` items of a fixed permutation (same subset for every run and seed)."""
+    total = len(ds)  # type: ignore[arg-type]
+    if n is None or n >= total:
+        return ds
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(total, generator=g)[:n].sort().values.tolist()
+    return Subset(ds, idx)
+
+
+def load_data(spec: Spec, root: Path, allow_standin: bool) -> tuple[DataBundle, str]:
+    """Load the spec's dataset; in ``smoke`` runs a missing dataset falls back to its digits stand-in."""
+    source = DATASETS.get(spec.dataset.name)
+    try:
+        return source.load(root, download=not offline(), **spec.dataset.params), "real"
+    except DatasetMissing:
+        if not allow_standin:
+            raise
+    from snnrepro.data.standin import standin_for
+
+    name, params = standin_for(spec.dataset.name, spec.dataset.params)
+    bundle = DATASETS.get(name).load(root, download=False, **params)
+    return bundle, f"standin:{name}"
+
+
+@dataclass
+class Built:
+    model: nn.Module
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    rule: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+
+
+def build(spec: Spec, bundle: DataBundle, device: torch.device) -> Built:
+    encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
+    net = MODELS.get(spec.model.family)(spec.model.arch, tuple(bundle.input_shape), bundle.num_classes, **spec.model.params)
+    model = nn.Sequential()
+    model.add_module("encoder", encoder)
+    model.add_module("net", net)
+    model.to(device)
+    loss_fn = LOSSES.get(spec.loss.name)(**spec.loss.params)
+    rule = RULES.get(spec.rule.name)(model, loss_fn, **spec.rule.params)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = build_optimizer(params, spec.optimizer)
+    scheduler = build_scheduler(optimizer, spec.schedule, spec.train.epochs)
+    return Built(model, loss_fn, rule, optimizer, scheduler)
+
+
+class ProgressSink:
+    """What the loop reports to; the CLI passes a rich implementation, tests the silent one."""
+
+    def start(self, total_epochs: int, batches_per_epoch: int, start_epoch: int) -> None: ...
+
+    def batch(self, epoch: int, done: int, loss: float, acc: float, samples_per_s: float) -> None: ...
+
+    def epoch(self, epoch: int, row: dict[str, Any]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _to_device(x: Any, device: torch.device) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, list | tuple):
+        return type(x)(_to_device(v, device) for v in x)
+    return x
+
+
+def evaluate(
+    model: nn.Module, loader: DataLoader, loss_fn: Callable, device: torch.device, max_batches: int | None
+) -> tuple[float, float]:
+    model.eval()
+    correct, seen, loss_sum = 0, 0, 0.0
+    with torch.no_grad():
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            x, y = _to_device(x, device), y.to(device)
+            scores = model(x)
+            loss_sum += float(loss_fn(scores, y)) * len(y)
+            correct += int((scores.argmax(1) == y).sum())
+            seen += len(y)
+    return correct / max(seen, 1), loss_sum / max(seen, 1)
+
+
+def fit(
+    spec: Spec,
+    seed: int,
+    device: torch.device,
+    results: Path,
+    data_dir: Path,
+    *,
+    resume: bool = False,
+    progress: ProgressSink | None = None,
+    allow_standin: bool | None = None,
+) -> RunRecord:
+    """Train and evaluate one (spec, seed); always returns a record (also on divergence/interrupt)."""
+    progress = progress or ProgressSink()
+    tr = spec.train
+    rec_path = record_path(results, spec.id, spec.profile, seed)
+    ckpt_path = checkpoint_path(results, spec.id, spec.profile, seed)
+    record = RunRecord(
+        id=spec.id,
+        paper=spec.paper,
+        profile=spec.profile,
+        seed=seed,
+        epochs_planned=tr.epochs,
+        device=describe(device),
+        spec_hash=spec.hash(),
+        git_commit=git_commit(),
+        versions=versions(),
+        started_at=now(),
+        spec=spec.to_dict(),
+    )
+    seed_everything(seed, tr.deterministic)
+    if allow_standin is None:
+        allow_standin = spec.profile == "smoke"
+    bundle, record.data_source = load_data(spec, data_dir, allow_standin)
+    record.data_info = {k: v for k, v in bundle.info.items() if isinstance(v, str | int | float | bool)}
+    train_ds = deterministic_subset(bundle.train, tr.train_subset)
+    test_ds = deterministic_subset(bundle.test, tr.test_subset)
+    record.data_info.update(train_size=len(train_ds), test_size=len(test_ds))  # type: ignore[arg-type]
+
+    seed_everything(seed, tr.deterministic)  # model init independent of what loading consumed
+    b = build(spec, bundle, device)
+    start_epoch, best, history = 0, None, []
+    wall_before = 0.0
+    if resume:
+        try:
+            state, warnings = load_checkpoint(ckpt_path)
+        except CheckpointError as exc:
+            if "no checkpoint" not in str(exc):
+                raise
+            state, warnings = None, []
+        if state is not None:
+            if state.get("spec_hash") != record.spec_hash:
+                raise CheckpointError(
+                    f"{ckpt_path}: checkpoint was written for a different spec (hash {state.get('spec_hash')},"
+                    f" now {record.spec_hash}); remove it or run without --resume"
+                )
+            b.model.load_state_dict(state["model"])
+            b.optimizer.load_state_dict(state["optimizer"])
+            b.scheduler.load_state_dict(state["scheduler"])
+            set_rng_state(state["rng"])
+            start_epoch = state["epoch"] + 1
+            history = state["history"]
+            best = state["best"]
+            wall_before = state.get("wall_s", 0.0)
+            record.metrics["resume_warnings"] = warnings
+            record.metrics["resumed_from_epoch"] = state["epoch"]
+
+    pin = device.type == "cuda"
+    test_loader = DataLoader(test_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers,
+                             pin_memory=pin)
+    n_train = len(train_ds)  # type: ignore[arg-type]
+    batches = math.ceil(n_train / tr.batch_size)
+    if tr.max_batches is not None:
+        batches = min(batches, tr.max_batches)
+    t_start = time.perf_counter()
+    record.status = "running"
+    record.history = history
+    write_record(rec_path, record)
+    progress.start(tr.epochs, batches, start_epoch)
+    try:
+        for epoch in range(start_epoch, tr.epochs):
+            loader = DataLoader(
+                train_ds,
+                batch_size=tr.batch_size,
+                shuffle=True,
+                generator=epoch_generator(seed, epoch),
+                num_workers=tr.num_workers,
+                pin_memory=pin,
+                drop_last=False,
+            )
+            b.model.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            t_epoch = time.perf_counter()
+            for i, (x, y) in enumerate(loader):
+                if i >= batches:
+                    break
+                x, y = _to_device(x, device), y.to(device)
+                loss, scores = b.rule.step(x, y, b.optimizer, tr.grad_clip)
+                loss_v = float(loss)
+                if not math.isfinite(loss_v):
+                    raise Diverged(f"loss became {loss_v} at epoch {epoch + 1}, batch {i + 1}")
+                loss_sum += loss_v * len(y)
+                correct += int((scores.argmax(1) == y).sum())
+                seen += len(y)
+                elapsed = time.perf_counter() - t_epoch
+                progress.batch(epoch, i + 1, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
+            lr = b.optimizer.param_groups[0]["lr"]
+            b.scheduler.step()
+            test_acc, test_loss = evaluate(b.model, test_loader, b.loss_fn, device, tr.max_eval_batches)
+            if not math.isfinite(test_loss):
+                raise Diverged(f"test loss became {test_loss} at epoch {epoch + 1}")
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_acc": correct / max(seen, 1),
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "lr": lr,
+                "samples_per_s": seen / max(time.perf_counter() - t_epoch, 1e-9),
+                "epoch_s": time.perf_counter() - t_epoch,
+            }
+            history.append(row)
+            if best is None or test_acc > best[0]:
+                best = (test_acc, epoch + 1)
+            record.history, record.epochs = history, epoch + 1
+            record.test_acc, record.best_test_acc, record.best_epoch = test_acc, best[0], best[1]
+            record.wall_s = wall_before + time.perf_counter() - t_start
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "model": b.model.state_dict(),
+                    "optimizer": b.optimizer.state_dict(),
+                    "scheduler": b.scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "epoch": epoch,
+                    "history": history,
+                    "best": best,
+                    "spec_hash": record.spec_hash,
+                    "wall_s": record.wall_s,
+                },
+            )
+            write_record(rec_path, record)
+            progress.epoch(epoch, row)
+        record.status = "ok"
+    except Diverged as exc:
+        record.status, record.error = "diverged", str(exc)
+    except KeyboardInterrupt:
+        record.status, record.error = "interrupted", "stopped by the user (resume with --resume)"
+    finally:
+        progress.stop()
+        record.wall_s = wall_before + time.perf_counter() - t_start
+        record.finished_at = now()
+        write_record(rec_path, record)
+    if record.status == "ok":
+        out_dir = artifacts_dir(results, spec.id, spec.profile, seed)
+        for comp in spec.analyses:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            metrics = ANALYSES.get(comp.name)(b.model, test_loader, device, out_dir, **comp.params)
+            record.metrics[comp.name] = metrics
+        write_record(rec_path, record)
+    return record

@@ -1,0 +1,1 @@
+"""Run records, the CSV store and the Markdown comparison tables."""

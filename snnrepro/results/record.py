@@ -1,0 +1,137 @@
+"""Per-run records (one JSON per spec id, profile and seed) with provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snnrepro.engine.checkpoint import atomic_write_bytes
+
+STATUSES = ("ok", "diverged", "interrupted", "failed", "running")
+
+
+def results_root(path: str | Path | None = None) -> Path:
+    """``--results DIR``, else ``$SNNREPRO_RESULTS``, else ``./results``."""
+    return Path(path or os.environ.get("SNNREPRO_RESULTS") or "results")
+
+
+def run_dir(root: Path, spec_id: str, profile: str) -> Path:
+    return root / "runs" / spec_id / profile
+
+
+def record_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    return run_dir(root, spec_id, profile) / f"seed-{seed}.json"
+
+
+def checkpoint_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    return run_dir(root, spec_id, profile) / "checkpoints" / f"seed-{seed}.pt"
+
+
+def artifacts_dir(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    return run_dir(root, spec_id, profile) / f"seed-{seed}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    import snnrepro
+
+    return {
+        "snnrepro": snnrepro.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+@dataclass
+class RunRecord:
+    id: str
+    paper: str
+    profile: str
+    seed: int
+    status: str = "running"
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    best_epoch: int | None = None
+    epochs: int = 0
+    epochs_planned: int = 0
+    wall_s: float = 0.0
+    device: str = ""
+    data_source: str = "real"  # "real" or "standin:<dataset>"
+    spec_hash: str = ""
+    git_commit: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data_info: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """The one-line JSON a script reads (``snnrepro run --json``)."""
+        return {
+            "id": self.id,
+            "seed": self.seed,
+            "profile": self.profile,
+            "status": self.status,
+            "test_acc": self.test_acc,
+            "best_test_acc": self.best_test_acc,
+            "epochs": self.epochs,
+            "wall_s": round(self.wall_s, 3),
+            "device": self.device,
+            "data_source": self.data_source,
+        }
+
+
+def write_record(path: Path, record: RunRecord) -> None:
+    atomic_write_bytes(path, json.dumps(record.to_json(), indent=1, default=str).encode())
+
+
+def read_record(path: Path) -> RunRecord | None:
+    try:
+        data = json.loads(path.read_text())
+        return RunRecord(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def iter_records(root: Path) -> list[RunRecord]:
+    out = []
+    for path in sorted((root / "runs").glob("*/*/seed-*.json")):
+        rec = read_record(path)
+        if rec is not None:
+            out.append(rec)
+    return out

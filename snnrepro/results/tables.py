@@ -1,0 +1,150 @@
+"""Aggregate run records into CSVs and paper-vs-toolkit comparison tables.
+
+Each run writes only its own JSON record, so concurrent runs never contend for a file;
+the CSVs and tables are rebuilt from all records (atomically) whenever asked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.results.record import RunRecord, iter_records
+from snnrepro.spec import Spec
+
+RUN_COLUMNS = [
+    "id", "paper", "profile", "seed", "status", "test_acc", "best_test_acc", "best_epoch", "epochs",
+    "epochs_planned", "wall_s", "device", "data_source", "spec_hash", "git_commit", "finished_at",
+]
+#: profile preference when several exist for one row: the paper's budget first.
+PROFILE_ORDER = ("full", "quick", "smoke")
+
+
+def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
+    rows = [{c: getattr(r, c) for c in RUN_COLUMNS} for r in records]
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    atomic_write_bytes(path, df.to_csv(index=False).encode())
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
+    """One comparison row: the best available profile's mean ± std over seeds, Δ and status."""
+    mine = [r for r in records if r.id == spec.id]
+    by_profile: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in mine:
+        by_profile[r.profile].append(r)
+    out: dict[str, object] = {
+        "id": spec.id,
+        "row": spec.row,
+        "dataset": spec.dataset.name,
+        "arch": spec.model.arch,
+        "reported": spec.reported,
+        "profile": "",
+        "n": 0,
+        "mean": None,
+        "std": None,
+        "delta": None,
+        "status": "not run",
+    }
+    for profile in PROFILE_ORDER:
+        runs = by_profile.get(profile)
+        if not runs:
+            continue
+        ok = [r for r in runs if r.status == "ok" and r.data_source == "real"]
+        out["profile"] = profile
+        if not ok:
+            statuses = sorted({r.status if r.data_source == "real" else "stand-in data" for r in runs})
+            out["status"] = f"{profile}: " + "/".join(statuses)
+            continue
+        vals = [100.0 * (r.best_test_acc if spec.metric == "best_test_acc" else r.test_acc or 0.0) for r in ok]
+        mean = sum(vals) / len(vals)
+        std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
+        out.update(n=len(vals), mean=mean, std=std)
+        if spec.reported is not None:
+            out["delta"] = mean - spec.reported
+        if profile != "full":
+            out["status"] = f"{profile}-only"
+        elif spec.reported is None:
+            out["status"] = "measured"
+        elif mean >= spec.reported - spec.tolerance:
+            out["status"] = "reproduced"
+        else:
+            out["status"] = "below"
+        break
+    return out
+
+
+def comparison_frame(specs: list[Spec], records: list[RunRecord]) -> pd.DataFrame:
+    rows = []
+    for spec in specs:
+        s = row_summary(spec, records)
+        s["paper"], s["table"], s["kind"] = spec.paper, spec.table, "row"
+        rows.append(s)
+    return pd.DataFrame(rows)
+
+
+def markdown_tables(specs: list[Spec], records: list[RunRecord], title: str) -> str:
+    """One Markdown table per (paper, table), with the paper's cited baselines as reference rows."""
+    groups: dict[tuple[str, str], list[Spec]] = defaultdict(list)
+    for spec in specs:
+        groups[(spec.paper, spec.table)].append(spec)
+    lines = [f"# {title}", ""]
+    if not groups:
+        lines.append("No specs match.")
+    for (paper, table), group in sorted(groups.items()):
+        lines += [f"## {paper} — {table}", ""]
+        lines.append("| row | id | dataset | reported % | here % (mean ± std, n) | Δ | profile | status |")
+        lines.append("|---|---|---|---:|---:|---:|---|---|")
+        for spec in group:
+            s = row_summary(spec, records)
+            here = "–" if s["mean"] is None else f"{_fmt(s['mean'])} ± {_fmt(s['std'])} (n={s['n']})"
+            lines.append(
+                f"| {spec.row} | `{spec.id}` | {spec.dataset.name} | {_fmt(spec.reported)} | {here} | "
+                f"{_fmt(s['delta'])} | {s['profile'] or '–'} | {s['status']} |"
+            )
+        refs = {(r.method, r.arch, r.value): r for spec in group for r in spec.references}
+        for (method, arch, value), ref in refs.items():
+            label = f"{method} {arch}".strip()
+            lines.append(f"| *{label}* (cited baseline) |  |  | {_fmt(value)} |  |  |  | reference |")
+        lines.append("")
+    lines.append(
+        "Status: *reproduced* = full-profile mean within the spec's tolerance of the paper; *below* = full"
+        " profile, outside it; *quick-only* / *smoke-only* = only reduced-budget runs exist (not comparable);"
+        " *not run* = no record. Accuracy is the spec's metric (best or final test accuracy)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def select_specs(specs: list[Spec], key: str) -> list[Spec]:
+    """Specs whose paper, dataset or id equals ``key``."""
+    key = key.lower()
+    return [s for s in specs if key in (s.paper, s.dataset.name.lower(), s.id)]
+
+
+def rebuild_all(specs: list[Spec], results: Path) -> list[Path]:
+    """Write ``results/runs.csv``, ``results/<paper>.csv`` and ``results/tables/<paper>.md``."""
+    records = iter_records(results)
+    written = []
+    df = runs_frame(records)
+    path = results / "runs.csv"
+    write_csv(df, path)
+    written.append(path)
+    for paper in sorted({s.paper for s in specs}):
+        group = [s for s in specs if s.paper == paper]
+        path = results / f"{paper}.csv"
+        write_csv(comparison_frame(group, records), path)
+        written.append(path)
+        md = results / "tables" / f"{paper}.md"
+        atomic_write_bytes(md, markdown_tables(group, records, f"{paper}: paper vs snnrepro").encode())
+        written.append(md)
+    return written

@@ -1,0 +1,481 @@
+"""Experiment specs: YAML files -> validated, profile-resolved :class:`Spec` objects.
+
+A spec is one paper table row (``experiments/<paper>/<id>.yaml``).  Loading is strict:
+unknown keys, wrong types, unknown registry names and architectures a family cannot
+build are refused with a :class:`SpecError` that names the file, the key path and what
+was expected.  Profiles (``full``, ``quick``, ``smoke``) override budget keys only —
+``train.*`` and ``dataset.*`` — never the method.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES = ("full", "quick", "smoke")
+PAPERS = ("rsn", "stdbp", "brp", "bpsta", "iir")
+#: keys a profile (or the CLI's --profile) may change; everything else is the method.
+PROFILE_KEYS = ("train", "dataset")
+
+#: budget defaults each profile starts from before the spec's own ``profiles.<name>``.
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "quick": {"train": {"epochs": 5, "seeds": 1, "train_subset": 10000, "test_subset": 2000}},
+    "smoke": {
+        "train": {
+            "epochs": 1,
+            "seeds": 1,
+            "max_batches": 2,
+            "max_eval_batches": 2,
+            "batch_size": 16,
+            "eval_batch_size": 32,
+            "train_subset": 64,
+            "test_subset": 64,
+        }
+    },
+}
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; the message says where and what was expected."""
+
+    def __init__(self, where: str, key: str, message: str) -> None:
+        self.where, self.key = where, key
+        loc = f"{where}: {key}" if key else where
+        super().__init__(f"{loc}: {message}")
+
+
+@dataclass
+class Component:
+    """A registry entry and its parameters (dataset, encoder, rule, loss, analysis)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSpec:
+    family: str
+    arch: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerSpec:
+    name: str = "adam"  # adam | adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+
+@dataclass
+class ScheduleSpec:
+    name: str = "constant"  # constant | step | multistep | cosine | cosine_restarts
+    warmup_epochs: int = 0
+    step_size: int = 30
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+    t0: int = 10
+    t_mult: int = 1
+    eta_min: float = 0.0
+
+
+@dataclass
+class TrainSpec:
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    seeds: int = 1
+    train_subset: int | None = None
+    test_subset: int | None = None
+    max_batches: int | None = None
+    max_eval_batches: int | None = None
+    grad_clip: float | None = None
+    num_workers: int = 0
+    deterministic: bool = False
+
+
+@dataclass
+class Reference:
+    """A cited baseline from the paper's table (shown as a reference row, not trained)."""
+
+    method: str
+    value: float | None = None
+    arch: str = ""
+    note: str = ""
+
+
+@dataclass
+class Spec:
+    id: str
+    paper: str
+    table: str
+    row: str
+    dataset: Component
+    model: ModelSpec
+    reported: float | None = None
+    metric: str = "best_test_acc"
+    tolerance: float = 0.5
+    notes: str = ""
+    encoder: Component = field(default_factory=lambda: Component("identity"))
+    rule: Component = field(default_factory=lambda: Component("backprop"))
+    loss: Component = field(default_factory=lambda: Component("cross_entropy"))
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    analyses: list[Component] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # resolution facts, not part of the YAML schema
+    profile: str = "full"
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("source")
+        return d
+
+    def method_dict(self) -> dict[str, Any]:
+        """The resolved spec without bookkeeping: what defines the experiment."""
+        d = self.to_dict()
+        for k in ("profiles", "references", "notes", "profile"):
+            d.pop(k)
+        return d
+
+    def hash(self) -> str:
+        """Stable hash of the resolved experiment (method + budget), 12 hex chars."""
+        blob = json.dumps(self.method_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+_NON_YAML_FIELDS = {"profile", "source"}
+
+
+# --------------------------------------------------------------------------- typing-driven conversion
+def _type_name(tp: Any) -> str:
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(value: Any, tp: Any, where: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where, key)
+            except SpecError as exc:
+                errors.append(exc)
+        raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _build_dataclass(tp, value, where, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+        (inner,) = typing.get_args(tp)
+        return [_convert(v, inner, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise SpecError(where, key, f"expected a mapping with string keys, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+
+
+def _build_dataclass(cls: Any, data: Any, where: str, key: str) -> Any:
+    if cls is Component and isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, dict):
+        raise SpecError(where, key or "(top level)", f"expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NON_YAML_FIELDS}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        path = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise SpecError(where, path, f"unknown key; allowed keys here: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], where, sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SpecError(where, sub, "required key is missing")
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- profiles and overrides
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "params":
+            out[k] = deep_merge(out[k], v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict) and k == "params":
+            out[k] = {**out[k], **copy.deepcopy(v)}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _profile_overrides(raw: dict[str, Any], profile: str, where: str) -> dict[str, Any]:
+    if profile not in PROFILES:
+        raise SpecError(where, "profile", f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    over = deep_merge(PROFILE_DEFAULTS[profile], (raw.get("profiles") or {}).get(profile) or {})
+    bad = sorted(set(over) - set(PROFILE_KEYS))
+    if bad:
+        raise SpecError(
+            where, f"profiles.{profile}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}"
+        )
+    # a dataset switch in a profile replaces the dataset's params instead of merging into them
+    if "dataset" in over and "name" in over["dataset"] and over["dataset"]["name"] != (raw.get("dataset") or {}).get(
+        "name"
+    ):
+        over["dataset"].setdefault("params", {})
+        over["dataset"]["__replace__"] = True
+    return over
+
+
+def parse_set(assignments: list[str], where: str = "--set") -> dict[str, Any]:
+    """``["train.epochs=3", "model.params.T=8"]`` -> nested dict; values parsed as YAML."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        if "=" not in item:
+            raise SpecError(where, item, "expected key.sub=value")
+        path, _, text = item.partition("=")
+        keys = [k for k in path.strip().split(".") if k]
+        if not keys:
+            raise SpecError(where, item, "empty key")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(where, path, f"value is not valid YAML: {exc}") from None
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise SpecError(where, path, "conflicts with another --set")
+        node[keys[-1]] = value
+    return out
+
+
+def _apply(raw: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    over = copy.deepcopy(over)
+    ds = over.get("dataset")
+    if isinstance(ds, dict) and ds.pop("__replace__", False):
+        raw = {**raw, "dataset": {"name": ds["name"], "params": ds.get("params", {})}}
+        over.pop("dataset")
+    return deep_merge(raw, over)
+
+
+# --------------------------------------------------------------------------- loading
+def read_yaml(path: Path) -> dict[str, Any]:
+    where = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SpecError(where, "", f"cannot read spec file: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(where, "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(where, "", f"a spec must be a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def resolve(
+    raw: dict[str, Any],
+    *,
+    where: str,
+    profile: str = "full",
+    overrides: dict[str, Any] | None = None,
+    check_registry: bool = True,
+) -> Spec:
+    """Build a :class:`Spec` from a raw mapping, applying profile then ``--set`` overrides."""
+    if not isinstance(raw, dict):
+        raise SpecError(where, "", "a spec must be a mapping")
+    profiles = raw.get("profiles") or {}
+    if not isinstance(profiles, dict):
+        raise SpecError(where, "profiles", "expected a mapping of profile name -> overrides")
+    for name, block in profiles.items():
+        if name not in PROFILES:
+            raise SpecError(where, f"profiles.{name}", f"unknown profile; expected one of {', '.join(PROFILES)}")
+        if block is not None and not isinstance(block, dict):
+            raise SpecError(where, f"profiles.{name}", "expected a mapping")
+        bad = sorted(set(block or {}) - set(PROFILE_KEYS))
+        if bad:
+            raise SpecError(where, f"profiles.{name}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}")
+    resolved = _apply(raw, _profile_overrides(raw, profile, where))
+    if overrides:
+        resolved = _apply(resolved, overrides)
+    spec: Spec = _build_dataclass(Spec, resolved, where, "")
+    spec.profile = profile
+    spec.source = where
+    _validate(spec, where, check_registry)
+    return spec
+
+
+def _validate(spec: Spec, where: str, check_registry: bool) -> None:
+    if spec.paper not in PAPERS:
+        raise SpecError(where, "paper", f"unknown paper {spec.paper!r}; expected one of {', '.join(PAPERS)}")
+    if spec.metric not in ("test_acc", "best_test_acc"):
+        raise SpecError(where, "metric", "expected test_acc or best_test_acc")
+    if spec.reported is not None and not 0.0 <= spec.reported <= 100.0:
+        raise SpecError(where, "reported", "expected a percentage between 0 and 100")
+    if spec.tolerance < 0:
+        raise SpecError(where, "tolerance", "expected a non-negative number of percentage points")
+    t = spec.train
+    for name in ("epochs", "batch_size", "eval_batch_size", "seeds"):
+        if getattr(t, name) < 1:
+            raise SpecError(where, f"train.{name}", "expected a positive integer")
+    for name in ("train_subset", "test_subset", "max_batches", "max_eval_batches"):
+        v = getattr(t, name)
+        if v is not None and v < 1:
+            raise SpecError(where, f"train.{name}", "expected a positive integer or null")
+    if spec.optimizer.name not in ("adam", "adamw", "sgd"):
+        raise SpecError(where, "optimizer.name", "expected adam, adamw or sgd")
+    if spec.optimizer.lr <= 0:
+        raise SpecError(where, "optimizer.lr", "expected a positive learning rate")
+    if spec.schedule.name not in ("constant", "step", "multistep", "cosine", "cosine_restarts"):
+        raise SpecError(where, "schedule.name", "expected constant, step, multistep, cosine or cosine_restarts")
+    if not check_registry:
+        return
+    from snnrepro.models.arch import ArchError
+    from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
+
+    for key, comp, reg in (
+        ("dataset.name", spec.dataset, DATASETS),
+        ("encoder.name", spec.encoder, ENCODERS),
+        ("rule.name", spec.rule, RULES),
+        ("loss.name", spec.loss, LOSSES),
+    ):
+        if comp.name not in reg:
+            raise SpecError(where, key, f"unknown {reg.kind} {comp.name!r}; registered: {', '.join(reg.names())}")
+    for i, comp in enumerate(spec.analyses):
+        if comp.name not in ANALYSES:
+            raise SpecError(
+                where, f"analyses[{i}].name", f"unknown analysis {comp.name!r}; registered: {', '.join(ANALYSES.names())}"
+            )
+    if spec.model.family not in MODELS:
+        raise SpecError(
+            where, "model.family", f"unknown model family {spec.model.family!r}; registered: {', '.join(MODELS.names())}"
+        )
+    # the architecture must be buildable for the dataset's shape (on the meta device: no memory, no data)
+    try:
+        input_shape, num_classes = DATASETS.get(spec.dataset.name).shape(**spec.dataset.params)
+    except TypeError as exc:
+        raise SpecError(where, "dataset.params", str(exc)) from None
+    build = MODELS.get(spec.model.family)
+    try:
+        import torch
+
+        try:
+            with torch.device("meta"):
+                build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
+        except (NotImplementedError, RuntimeError):  # a factory doing data-dependent work at init
+            build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
+    except ArchError as exc:
+        raise SpecError(where, "model.arch", str(exc)) from None
+    except TypeError as exc:
+        raise SpecError(where, "model.params", str(exc)) from None
+    except ValueError as exc:
+        raise SpecError(where, "model", str(exc)) from None
+
+
+# --------------------------------------------------------------------------- the experiments folder
+def experiments_dir() -> Path:
+    """``experiments/`` of the checkout (or ``$SNNREPRO_EXPERIMENTS``)."""
+    import os
+
+    env = os.environ.get("SNNREPRO_EXPERIMENTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "experiments"
+
+
+def spec_files(root: Path | None = None) -> dict[str, Path]:
+    """id -> path for every ``experiments/<paper>/<id>.yaml``."""
+    root = root or experiments_dir()
+    out: dict[str, Path] = {}
+    for path in sorted(root.glob("*/*.yaml")):
+        out[path.stem] = path
+    return out
+
+
+def find_spec(ref: str, root: Path | None = None) -> Path:
+    """A spec id (``mnist-stdbp-cnn``) or a path to a YAML file -> its path."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.exists():
+            raise SpecError(ref, "", "no such spec file")
+        return p
+    files = spec_files(root)
+    if ref in files:
+        return files[ref]
+    import difflib
+
+    close = difflib.get_close_matches(ref, list(files), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `snnrepro list` shows every id"
+    raise SpecError(ref, "", f"unknown spec id{hint}")
+
+
+def load_spec(
+    ref: str | Path,
+    profile: str = "full",
+    overrides: dict[str, Any] | None = None,
+    check_registry: bool = True,
+) -> Spec:
+    path = find_spec(str(ref))
+    raw = read_yaml(path)
+    where = str(path)
+    spec = resolve(raw, where=where, profile=profile, overrides=overrides, check_registry=check_registry)
+    if path.parent.parent == experiments_dir() and spec.id != path.stem:
+        raise SpecError(where, "id", f"must equal the file name {path.stem!r}, got {spec.id!r}")
+    if path.parent.parent == experiments_dir() and spec.paper != path.parent.name:
+        raise SpecError(where, "paper", f"must equal the folder name {path.parent.name!r}, got {spec.paper!r}")
+    return spec
