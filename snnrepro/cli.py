@@ -162,8 +162,16 @@ def _summary_table(records: list[RunRecord]) -> Table:
         best = "–" if r.best_test_acc is None else f"{100 * r.best_test_acc:.2f} ({r.best_epoch})"
         colour = {"ok": "green", "diverged": "red", "interrupted": "yellow"}.get(r.status, "red")
         t.add_row(
-            r.id, r.profile, str(r.seed), f"[{colour}]{r.status}[/]", fin, best, f"{r.epochs}/{r.epochs_planned}",
-            f"{r.wall_s:.1f}", r.device, r.data_source,
+            r.id,
+            r.profile,
+            str(r.seed),
+            f"[{colour}]{r.status}[/]",
+            fin,
+            best,
+            f"{r.epochs}/{r.epochs_planned}",
+            f"{r.wall_s:.1f}",
+            r.device,
+            r.data_source,
         )
     return t
 
@@ -302,25 +310,36 @@ def reproduce(
     seeds: int | None = typer.Option(None),
     force: bool = typer.Option(False, help="re-run (id, seed) pairs that already finished ok"),
     json_: bool = typer.Option(False, "--json"),
+    no_run: bool = typer.Option(False, "--no-run", help="only rebuild the CSVs and tables from existing records"),
+    readme: Path | None = typer.Option(None, help="also regenerate this README's results section"),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
-    from snnrepro.results.tables import rebuild_all
+    from snnrepro.results.tables import rebuild_all, update_readme
 
     if not all_ and not paper:
         raise ValueError("say --all or --paper P")
     specs, errors = _all_specs(profile)
     for e in errors:
         err.print(f"[red]invalid spec[/] {e}", highlight=False)
-    chosen = [s.id for s in specs if all_ or s.paper == paper]
-    recs = run_specs(chosen, profile, seeds, None, device, [], data_root, False, None, results, json_,
-                     skip_done=not force)
+    recs: list[RunRecord] = []
+    if not no_run:
+        chosen = [s.id for s in specs if all_ or s.paper == paper]
+        recs = run_specs(
+            chosen, profile, seeds, None, device, [], data_root, False, None, results, json_, skip_done=not force
+        )
     all_specs, _ = _all_specs()
     for path in rebuild_all(all_specs, results_root(results)):
         err.print(f"wrote {path}")
+    if readme is not None:
+        update_readme(readme, all_specs, results_root(results))
+        err.print(f"updated the results section of {readme}")
     failed = [r for r in recs if r.status != "ok"]
     for r in failed:
-        err.print(f"[red]{r.status}[/] {r.id} seed {r.seed}: {r.error} "
-                  f"({record_path(results_root(results), r.id, r.profile, r.seed)})", highlight=False)
+        err.print(
+            f"[red]{r.status}[/] {r.id} seed {r.seed}: {r.error} "
+            f"({record_path(results_root(results), r.id, r.profile, r.seed)})",
+            highlight=False,
+        )
     if errors or failed:
         raise typer.Exit(1)
 
@@ -370,8 +389,13 @@ def bench(
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.bench, r.name, f"{r.ms_per_step:.2f}", r.reference or "", "" if r.ratio is None else f"{r.ratio:.2f}x",
-            "" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f}", r.note,
+            r.bench,
+            r.name,
+            f"{r.ms_per_step:.2f}",
+            r.reference or "",
+            "" if r.ratio is None else f"{r.ratio:.2f}x",
+            "" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f}",
+            r.note,
         )
     Console().print(t)
     if out:

@@ -272,8 +272,10 @@ def _profile_overrides(raw: dict[str, Any], profile: str, where: str) -> dict[st
             where, f"profiles.{profile}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}"
         )
     # a dataset switch in a profile replaces the dataset's params instead of merging into them
-    if "dataset" in over and "name" in over["dataset"] and over["dataset"]["name"] != (raw.get("dataset") or {}).get(
-        "name"
+    if (
+        "dataset" in over
+        and "name" in over["dataset"]
+        and over["dataset"]["name"] != (raw.get("dataset") or {}).get("name")
     ):
         over["dataset"].setdefault("params", {})
         over["dataset"]["__replace__"] = True
@@ -349,7 +351,9 @@ def resolve(
             raise SpecError(where, f"profiles.{name}", "expected a mapping")
         bad = sorted(set(block or {}) - set(PROFILE_KEYS))
         if bad:
-            raise SpecError(where, f"profiles.{name}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}")
+            raise SpecError(
+                where, f"profiles.{name}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}"
+            )
     resolved = _apply(raw, _profile_overrides(raw, profile, where))
     if overrides:
         resolved = _apply(resolved, overrides)
@@ -399,11 +403,15 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
     for i, comp in enumerate(spec.analyses):
         if comp.name not in ANALYSES:
             raise SpecError(
-                where, f"analyses[{i}].name", f"unknown analysis {comp.name!r}; registered: {', '.join(ANALYSES.names())}"
+                where,
+                f"analyses[{i}].name",
+                f"unknown analysis {comp.name!r}; registered: {', '.join(ANALYSES.names())}",
             )
     if spec.model.family not in MODELS:
         raise SpecError(
-            where, "model.family", f"unknown model family {spec.model.family!r}; registered: {', '.join(MODELS.names())}"
+            where,
+            "model.family",
+            f"unknown model family {spec.model.family!r}; registered: {', '.join(MODELS.names())}",
         )
     # the architecture must be buildable for the dataset's shape (on the meta device: no memory, no data)
     try:

@@ -90,7 +90,9 @@ class Built:
 
 def build(spec: Spec, bundle: DataBundle, device: torch.device) -> Built:
     encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
-    net = MODELS.get(spec.model.family)(spec.model.arch, tuple(bundle.input_shape), bundle.num_classes, **spec.model.params)
+    net = MODELS.get(spec.model.family)(
+        spec.model.arch, tuple(bundle.input_shape), bundle.num_classes, **spec.model.params
+    )
     model = nn.Sequential()
     model.add_module("encoder", encoder)
     model.add_module("net", net)
@@ -207,8 +209,9 @@ def fit(
             record.metrics["resumed_from_epoch"] = state["epoch"]
 
     pin = device.type == "cuda"
-    test_loader = DataLoader(test_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers,
-                             pin_memory=pin)
+    test_loader = DataLoader(
+        test_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers, pin_memory=pin
+    )
     n_train = len(train_ds)  # type: ignore[arg-type]
     batches = math.ceil(n_train / tr.batch_size)
     if tr.max_batches is not None:

@@ -89,12 +89,10 @@ def parse_arch(arch: str) -> list[Layer]:
     layers: list[Layer] = []
     for pos, tok in enumerate(tokens):
         low = tok.lower()
-        for pattern, kind in _PATTERNS:
-            m = pattern.match(low)
-            if m:
-                break
-        else:
+        found = next(((kind, m) for pattern, kind in _PATTERNS if (m := pattern.match(low))), None)
+        if found is None:
             raise ArchError(f"token {tok!r} (position {pos + 1} of {arch!r}) is not understood")
+        kind, m = found
         if kind == "input":
             if pos != 0:
                 raise ArchError(f"input size {tok!r} must come first in {arch!r}")

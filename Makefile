@@ -1,0 +1,48 @@
+# snnrepro — one-command setup, demo, tests and reproductions.
+# Everything installs into a project-local virtualenv (.venv) from pyproject.toml.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SNN := $(VENV)/bin/snnrepro
+PROFILE ?= quick
+DEVICE ?= auto
+# Real dataset copies for offline work: ../shared/data when present, else ./data.
+SNNREPRO_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
+RESULTS ?= results
+export SNNREPRO_DATA
+
+.PHONY: setup demo test lint bench reproduce-all tables data-check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv and install snnrepro with its test tools
+
+demo: setup ## the main job, offline: STDBP 784-400-10 (quick profile) and its comparison table
+	$(SNN) run mnist-stdbp-mlp400 --profile quick --results $(RESULTS)
+	$(SNN) table stdbp --results $(RESULTS)
+
+test: setup ## the test suite (CPU, minutes)
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check snnrepro tests
+
+bench: setup ## speed ratios against references measured in the same run
+	$(SNN) bench --device $(DEVICE)
+
+reproduce-all: setup ## every spec under PROFILE (full = the papers' budgets; meant for a GPU), then all tables
+	$(SNN) reproduce --all --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS)
+
+tables: setup
+	$(SNN) reproduce --all --no-run --results $(RESULTS) --readme README.md
+
+data-check: setup
+	$(SNN) data check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
