@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from snnrepro.data.base import DataBundle, DatasetMissing
+from snnrepro.engine import distributed as ddp
 from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snnrepro.engine.device import describe
 from snnrepro.engine.optim import build_optimizer, build_scheduler
@@ -88,7 +89,7 @@ class Built:
     scheduler: torch.optim.lr_scheduler.LRScheduler
 
 
-def build(spec: Spec, bundle: DataBundle, device: torch.device) -> Built:
+def build(spec: Spec, bundle: DataBundle, device: torch.device, dist: ddp.DistInfo | None = None) -> Built:
     encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
     net = MODELS.get(spec.model.family)(
         spec.model.arch, tuple(bundle.input_shape), bundle.num_classes, **spec.model.params
@@ -98,7 +99,12 @@ def build(spec: Spec, bundle: DataBundle, device: torch.device) -> Built:
     model.add_module("net", net)
     model.to(device)
     loss_fn = LOSSES.get(spec.loss.name)(**spec.loss.params)
-    rule = RULES.get(spec.rule.name)(model, loss_fn, **spec.rule.params)
+    trained: nn.Module = model
+    if dist is not None and dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    rule = RULES.get(spec.rule.name)(trained, loss_fn, **spec.rule.params)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.schedule, spec.train.epochs)
@@ -126,8 +132,14 @@ def _to_device(x: Any, device: torch.device) -> Any:
 
 
 def evaluate(
-    model: nn.Module, loader: DataLoader, loss_fn: Callable, device: torch.device, max_batches: int | None
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable,
+    device: torch.device,
+    max_batches: int | None,
+    dist: ddp.DistInfo | None = None,
 ) -> tuple[float, float]:
+    """Accuracy and mean loss; under DDP each rank evaluates its shard and the counts are summed."""
     model.eval()
     correct, seen, loss_sum = 0, 0, 0.0
     with torch.no_grad():
@@ -139,6 +151,8 @@ def evaluate(
             loss_sum += float(loss_fn(scores, y)) * len(y)
             correct += int((scores.argmax(1) == y).sum())
             seen += len(y)
+    if dist is not None:
+        correct, seen, loss_sum = ddp.all_reduce_sum([correct, seen, loss_sum], device, dist)
     return correct / max(seen, 1), loss_sum / max(seen, 1)
 
 
@@ -153,8 +167,13 @@ def fit(
     progress: ProgressSink | None = None,
     allow_standin: bool | None = None,
 ) -> RunRecord:
-    """Train and evaluate one (spec, seed); always returns a record (also on divergence/interrupt)."""
-    progress = progress or ProgressSink()
+    """Train and evaluate one (spec, seed); always returns a record (also on divergence/interrupt).
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) this is data-parallel; only rank 0 writes.
+    """
+    dist = ddp.from_env()
+    device = ddp.setup(dist, device)
+    progress = progress if (progress is not None and dist.is_main) else ProgressSink()
     tr = spec.train
     rec_path = record_path(results, spec.id, spec.profile, seed)
     ckpt_path = checkpoint_path(results, spec.id, spec.profile, seed)
@@ -164,13 +183,18 @@ def fit(
         profile=spec.profile,
         seed=seed,
         epochs_planned=tr.epochs,
-        device=describe(device),
+        device=describe(device) + (f" x{dist.world} (DDP)" if dist.enabled else ""),
         spec_hash=spec.hash(),
         git_commit=git_commit(),
         versions=versions(),
         started_at=now(),
         spec=spec.to_dict(),
     )
+
+    def save_record() -> None:
+        if dist.is_main:
+            write_record(rec_path, record)
+
     seed_everything(seed, tr.deterministic)
     if allow_standin is None:
         allow_standin = spec.profile == "smoke"
@@ -179,9 +203,11 @@ def fit(
     train_ds = deterministic_subset(bundle.train, tr.train_subset)
     test_ds = deterministic_subset(bundle.test, tr.test_subset)
     record.data_info.update(train_size=len(train_ds), test_size=len(test_ds))  # type: ignore[arg-type]
+    if dist.enabled:  # each rank evaluates a disjoint shard; counts are summed in evaluate()
+        test_ds = Subset(test_ds, list(range(dist.rank, len(test_ds), dist.world)))  # type: ignore[arg-type]
 
     seed_everything(seed, tr.deterministic)  # model init independent of what loading consumed
-    b = build(spec, bundle, device)
+    b = build(spec, bundle, device, dist)
     start_epoch, best, history = 0, None, []
     wall_before = 0.0
     if resume:
@@ -213,25 +239,18 @@ def fit(
         test_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers, pin_memory=pin
     )
     n_train = len(train_ds)  # type: ignore[arg-type]
-    batches = math.ceil(n_train / tr.batch_size)
+    local_batch = max(1, tr.batch_size // dist.world)
+    batches = math.ceil(n_train / (local_batch * dist.world))
     if tr.max_batches is not None:
         batches = min(batches, tr.max_batches)
     t_start = time.perf_counter()
     record.status = "running"
     record.history = history
-    write_record(rec_path, record)
+    save_record()
     progress.start(tr.epochs, batches, start_epoch)
     try:
         for epoch in range(start_epoch, tr.epochs):
-            loader = DataLoader(
-                train_ds,
-                batch_size=tr.batch_size,
-                shuffle=True,
-                generator=epoch_generator(seed, epoch),
-                num_workers=tr.num_workers,
-                pin_memory=pin,
-                drop_last=False,
-            )
+            loader = _train_loader(train_ds, local_batch, seed, epoch, dist, tr.num_workers, pin)
             b.model.train()
             loss_sum, correct, seen = 0.0, 0, 0
             t_epoch = time.perf_counter()
@@ -241,16 +260,20 @@ def fit(
                 x, y = _to_device(x, device), y.to(device)
                 loss, scores = b.rule.step(x, y, b.optimizer, tr.grad_clip)
                 loss_v = float(loss)
+                if dist.enabled:  # every rank must see the same divergence decision
+                    loss_v = ddp.all_reduce_sum([loss_v], device, dist)[0] / dist.world
                 if not math.isfinite(loss_v):
                     raise Diverged(f"loss became {loss_v} at epoch {epoch + 1}, batch {i + 1}")
                 loss_sum += loss_v * len(y)
                 correct += int((scores.argmax(1) == y).sum())
                 seen += len(y)
                 elapsed = time.perf_counter() - t_epoch
-                progress.batch(epoch, i + 1, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
+                progress.batch(epoch, i + 1, loss_sum / seen, correct / seen, dist.world * seen / max(elapsed, 1e-9))
+            if dist.enabled:
+                loss_sum, correct, seen = ddp.all_reduce_sum([loss_sum, correct, seen], device, dist)
             lr = b.optimizer.param_groups[0]["lr"]
             b.scheduler.step()
-            test_acc, test_loss = evaluate(b.model, test_loader, b.loss_fn, device, tr.max_eval_batches)
+            test_acc, test_loss = evaluate(b.model, test_loader, b.loss_fn, device, tr.max_eval_batches, dist)
             if not math.isfinite(test_loss):
                 raise Diverged(f"test loss became {test_loss} at epoch {epoch + 1}")
             row = {
@@ -269,21 +292,22 @@ def fit(
             record.history, record.epochs = history, epoch + 1
             record.test_acc, record.best_test_acc, record.best_epoch = test_acc, best[0], best[1]
             record.wall_s = wall_before + time.perf_counter() - t_start
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "model": b.model.state_dict(),
-                    "optimizer": b.optimizer.state_dict(),
-                    "scheduler": b.scheduler.state_dict(),
-                    "rng": rng_state(),
-                    "epoch": epoch,
-                    "history": history,
-                    "best": best,
-                    "spec_hash": record.spec_hash,
-                    "wall_s": record.wall_s,
-                },
-            )
-            write_record(rec_path, record)
+            if dist.is_main:
+                save_checkpoint(
+                    ckpt_path,
+                    {
+                        "model": b.model.state_dict(),
+                        "optimizer": b.optimizer.state_dict(),
+                        "scheduler": b.scheduler.state_dict(),
+                        "rng": rng_state(),
+                        "epoch": epoch,
+                        "history": history,
+                        "best": best,
+                        "spec_hash": record.spec_hash,
+                        "wall_s": record.wall_s,
+                    },
+                )
+            save_record()
             progress.epoch(epoch, row)
         record.status = "ok"
     except Diverged as exc:
@@ -294,12 +318,29 @@ def fit(
         progress.stop()
         record.wall_s = wall_before + time.perf_counter() - t_start
         record.finished_at = now()
-        write_record(rec_path, record)
-    if record.status == "ok":
+        save_record()
+    if record.status == "ok" and dist.is_main:
         out_dir = artifacts_dir(results, spec.id, spec.profile, seed)
         for comp in spec.analyses:
             out_dir.mkdir(parents=True, exist_ok=True)
             metrics = ANALYSES.get(comp.name)(b.model, test_loader, device, out_dir, **comp.params)
             record.metrics[comp.name] = metrics
-        write_record(rec_path, record)
+        save_record()
+    ddp.barrier(dist)
     return record
+
+
+def _train_loader(
+    ds: Dataset, batch_size: int, seed: int, epoch: int, dist: ddp.DistInfo, workers: int, pin: bool
+) -> DataLoader:
+    """Shuffled per (seed, epoch) only, so a resumed run sees the same order; sharded under DDP."""
+    if dist.enabled:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=seed)
+        sampler.set_epoch(epoch)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin)
+    return DataLoader(
+        ds, batch_size=batch_size, shuffle=True, generator=epoch_generator(seed, epoch), num_workers=workers,
+        pin_memory=pin,
+    )

@@ -1,0 +1,125 @@
+"""The training engine end to end on real data (scikit-learn digits): records, resume, divergence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint
+from snnrepro.engine.loop import ProgressSink, fit
+from snnrepro.engine.optim import lr_factor
+from snnrepro.results.record import checkpoint_path, iter_records, record_path
+from snnrepro.results.tables import markdown_tables, rebuild_all
+from snnrepro.spec import ScheduleSpec, resolve
+
+RAW = {
+    "id": "digits-relu-mlp",
+    "paper": "rsn",
+    "table": "Table 3",
+    "row": "engine test",
+    "reported": 90.0,
+    "tolerance": 5.0,
+    "dataset": {"name": "digits", "params": {"size": 8}},
+    "model": {"family": "relu", "arch": "64-64-10"},
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "train": {"epochs": 4, "batch_size": 64, "eval_batch_size": 512, "seeds": 1},
+    "references": [{"method": "Someone 2020", "value": 80.0}],
+}
+CPU = torch.device("cpu")
+
+
+def spec_for(**overrides: object):
+    from snnrepro.spec import deep_merge
+
+    return resolve(deep_merge(RAW, overrides), where="engine-test.yaml")
+
+
+def test_fit_writes_a_record_with_provenance(tmp_path: Path) -> None:
+    rec = fit(spec_for(), 0, CPU, tmp_path, tmp_path / "data")
+    assert rec.status == "ok" and rec.epochs == 4
+    assert rec.best_test_acc >= 0.9, rec.history
+    on_disk = json.loads(record_path(tmp_path, "digits-relu-mlp", "full", 0).read_text())
+    for key in ("spec_hash", "git_commit", "versions", "history", "device", "started_at", "finished_at", "spec"):
+        assert on_disk[key], key
+    assert len(on_disk["history"]) == 4 and on_disk["data_source"] == "real"
+
+
+class StopAfter(ProgressSink):
+    """Behaves like Ctrl-C right after the given epoch's checkpoint was written."""
+
+    def __init__(self, epoch: int) -> None:
+        self.stop_epoch = epoch
+
+    def epoch(self, epoch: int, row: dict) -> None:
+        if epoch == self.stop_epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_then_resume_gives_the_same_result(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    spec = spec_for()
+    full = fit(spec, 0, CPU, a, tmp_path / "data")
+    cut = fit(spec, 0, CPU, b, tmp_path / "data", progress=StopAfter(1))
+    assert cut.status == "interrupted" and cut.epochs == 2
+    resumed = fit(spec, 0, CPU, b, tmp_path / "data", resume=True)
+    assert resumed.status == "ok" and resumed.metrics["resumed_from_epoch"] == 1
+    assert [h["test_acc"] for h in resumed.history] == [h["test_acc"] for h in full.history]
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+
+
+def test_resume_refuses_a_checkpoint_of_another_spec(tmp_path: Path) -> None:
+    fit(spec_for(train={"epochs": 1}), 0, CPU, tmp_path, tmp_path / "data")
+    with pytest.raises(CheckpointError, match="different spec"):
+        fit(spec_for(train={"epochs": 2}), 0, CPU, tmp_path, tmp_path / "data", resume=True)
+
+
+def test_corrupted_checkpoint_falls_back_to_the_previous_one(tmp_path: Path) -> None:
+    fit(spec_for(train={"epochs": 2}), 0, CPU, tmp_path, tmp_path / "data")
+    ck = checkpoint_path(tmp_path, "digits-relu-mlp", "full", 0)
+    data = ck.read_bytes()
+    ck.write_bytes(data[: len(data) // 2])
+    state, warnings = load_checkpoint(ck)
+    assert state["epoch"] == 0 and "checksum mismatch" in warnings[0]
+    ck.with_suffix(".prev.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        load_checkpoint(ck)
+
+
+def test_nan_loss_stops_with_status_diverged_and_keeps_history(tmp_path: Path) -> None:
+    spec = spec_for(optimizer={"lr": 1.0e30}, train={"epochs": 3})
+    rec = fit(spec, 0, CPU, tmp_path, tmp_path / "data")
+    assert rec.status == "diverged" and "loss became" in rec.error
+    on_disk = json.loads(record_path(tmp_path, spec.id, "full", 0).read_text())
+    assert on_disk["status"] == "diverged"
+    assert "diverged" in markdown_tables([spec], iter_records(tmp_path), "t")
+
+
+def test_tables_compare_with_the_paper(tmp_path: Path) -> None:
+    spec = spec_for(train={"epochs": 2})
+    fit(spec, 0, CPU, tmp_path, tmp_path / "data")
+    fit(spec, 1, CPU, tmp_path, tmp_path / "data")
+    md = markdown_tables([spec], iter_records(tmp_path), "title")
+    assert "| engine test | `digits-relu-mlp` | digits | 90.00 |" in md
+    assert "(n=2)" in md and "Someone 2020" in md and "reference" in md
+    written = rebuild_all([spec], tmp_path)
+    assert (tmp_path / "runs.csv").exists() and (tmp_path / "tables" / "rsn.md") in written
+
+
+@pytest.mark.parametrize(
+    ("schedule", "epoch", "expected"),
+    [
+        (ScheduleSpec("constant"), 5, 1.0),
+        (ScheduleSpec("step", step_size=2, gamma=0.5), 5, 0.125),
+        (ScheduleSpec("multistep", milestones=[2, 4], gamma=0.1), 4, 0.01),
+        (ScheduleSpec("cosine"), 0, 1.0),
+        (ScheduleSpec("cosine"), 5, 0.5),
+        (ScheduleSpec("cosine", warmup_epochs=5), 0, 0.2),
+        (ScheduleSpec("cosine_restarts", t0=4), 4, 1.0),
+        (ScheduleSpec("cosine_restarts", t0=4), 2, 0.5),
+    ],
+)
+def test_lr_schedules(schedule: ScheduleSpec, epoch: int, expected: float) -> None:
+    assert lr_factor(schedule, epoch, 10) == pytest.approx(expected)
