@@ -312,6 +312,11 @@ def reproduce(
     json_: bool = typer.Option(False, "--json"),
     no_run: bool = typer.Option(False, "--no-run", help="only rebuild the CSVs and tables from existing records"),
     readme: Path | None = typer.Option(None, help="also regenerate this README's results section"),
+    executor: str = typer.Option("inline", help="inline (this process) | local (child processes) | slurm"),
+    jobs: int | None = typer.Option(None, help="local executor: parallel processes (default: one per GPU)"),
+    cluster: str | None = typer.Option(None, help="slurm executor: submitit cluster (slurm, or local for tests)"),
+    partition: str | None = typer.Option(None, help="slurm executor: partition"),
+    timeout_min: int = typer.Option(240, help="slurm executor: time limit per job (requeued on timeout)"),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
     from snnrepro.results.tables import rebuild_all, update_readme
@@ -322,10 +327,26 @@ def reproduce(
     for e in errors:
         err.print(f"[red]invalid spec[/] {e}", highlight=False)
     recs: list[RunRecord] = []
-    if not no_run:
-        chosen = [s.id for s in specs if all_ or s.paper == paper]
+    failed_logs: list[str] = []
+    chosen = [s for s in specs if all_ or s.paper == paper]
+    if not no_run and executor == "inline":
         recs = run_specs(
-            chosen, profile, seeds, None, device, [], data_root, False, None, results, json_, skip_done=not force
+            [s.id for s in chosen],
+            profile,
+            seeds,
+            None,
+            device,
+            [],
+            data_root,
+            False,
+            None,
+            results,
+            json_,
+            skip_done=not force,
+        )
+    elif not no_run:
+        failed_logs = _dispatch(
+            chosen, executor, jobs, seeds, profile, device, data_root, results, force, cluster, partition, timeout_min
         )
     all_specs, _ = _all_specs()
     for path in rebuild_all(all_specs, results_root(results)):
@@ -340,8 +361,48 @@ def reproduce(
             f"({record_path(results_root(results), r.id, r.profile, r.seed)})",
             highlight=False,
         )
-    if errors or failed:
+    for line in failed_logs:
+        err.print(f"[red]failed[/] {line}", highlight=False)
+    if errors or failed or failed_logs:
         raise typer.Exit(1)
+
+
+def _dispatch(
+    specs: list[Spec],
+    executor: str,
+    jobs: int | None,
+    seeds: int | None,
+    profile: str,
+    device: str,
+    data_root: Path | None,
+    results: Path | None,
+    force: bool,
+    cluster: str | None,
+    partition: str | None,
+    timeout_min: int,
+) -> list[str]:
+    """Run (spec, seed) jobs through the local or SLURM executor; return lines for the failed ones."""
+    from snnrepro.engine.executor import Job, pending_jobs, run_local, run_slurm
+
+    root = results_root(results)
+    _check_writable(root)
+    all_jobs = [
+        Job(s.id, seed, profile, root.resolve(), data_root.resolve() if data_root else None, device)
+        for s in specs
+        for seed in _seeds(s, seeds, None)
+    ]
+    todo, complete = pending_jobs(all_jobs, {s.id: s.hash() for s in specs}, force)
+    err.print(f"{len(todo)} job(s) to run, {len(complete)} already complete (skipped); executor {executor}")
+    if executor == "local":
+        outcomes = run_local(todo, jobs)
+    elif executor == "slurm":
+        outcomes = run_slurm(todo, root / "slurm", cluster=cluster, partition=partition, timeout_min=timeout_min)
+    else:
+        raise ValueError(f"--executor {executor}: expected inline, local or slurm")
+    for o in outcomes:
+        colour = "green" if o.status == "ok" else "red"
+        err.print(f"[{colour}]{o.status}[/] {o.job.name}  log: {o.log}", highlight=False)
+    return [f"{o.job.name}: {o.status}; log {o.log}" for o in outcomes if o.status != "ok"]
 
 
 # --------------------------------------------------------------------------- data
