@@ -416,8 +416,8 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
     # the architecture must be buildable for the dataset's shape (on the meta device: no memory, no data)
     try:
         input_shape, num_classes = DATASETS.get(spec.dataset.name).shape(**spec.dataset.params)
-    except TypeError as exc:
-        raise SpecError(where, "dataset.params", str(exc)) from None
+    except Exception as exc:  # a factory's own complaint about its params, whatever its type
+        raise SpecError(where, "dataset.params", f"{type(exc).__name__}: {exc}") from None
     build = MODELS.get(spec.model.family)
     try:
         import torch
@@ -431,8 +431,8 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
         raise SpecError(where, "model.arch", str(exc)) from None
     except TypeError as exc:
         raise SpecError(where, "model.params", str(exc)) from None
-    except ValueError as exc:
-        raise SpecError(where, "model", str(exc)) from None
+    except Exception as exc:  # impossible shapes surface as ValueError/RuntimeError from torch
+        raise SpecError(where, "model", f"cannot build {spec.model.arch!r}: {type(exc).__name__}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- the experiments folder
