@@ -35,7 +35,7 @@ RUN_COLUMNS = [
     "finished_at",
 ]
 #: profile preference when several exist for one row: the paper's budget first.
-PROFILE_ORDER = ("full", "quick", "smoke")
+PROFILE_ORDER = ("full", "custom", "quick", "smoke")
 
 
 def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -52,11 +52,17 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
-    """One comparison row: the best available profile's mean ± std over seeds, Δ and status."""
+    """One comparison row: the best available profile's mean ± std over seeds, Δ and status.
+
+    ``spec`` must be the full-profile spec: a run labelled ``full`` counts as the paper's
+    budget only if its spec hash equals this spec's; a full run with overridden keys
+    (``--set``, ``--epochs``) is reported under the profile name ``custom``.
+    """
     mine = [r for r in records if r.id == spec.id]
     by_profile: dict[str, list[RunRecord]] = defaultdict(list)
+    full_hash = spec.hash()
     for r in mine:
-        by_profile[r.profile].append(r)
+        by_profile["custom" if r.profile == "full" and r.spec_hash != full_hash else r.profile].append(r)
     out: dict[str, object] = {
         "id": spec.id,
         "row": spec.row,
@@ -133,7 +139,8 @@ def markdown_tables(specs: list[Spec], records: list[RunRecord], title: str) -> 
         lines.append("")
     lines.append(
         "Status: *reproduced* = full-profile mean within the spec's tolerance of the paper; *below* = full"
-        " profile, outside it; *quick-only* / *smoke-only* = only reduced-budget runs exist (not comparable);"
+        " profile, outside it; *custom-only* / *quick-only* / *smoke-only* = only runs with another budget exist"
+        " (not comparable with the paper);"
         " *not run* = no record. Accuracy is the spec's metric (best or final test accuracy)."
     )
     return "\n".join(lines) + "\n"
