@@ -1,0 +1,370 @@
+"""Resonate Spiking Neurons (RSN, Chen et al. AAAI 2021) in closed form.
+
+Spike format
+------------
+An RSN spike carries an *amount* ``a`` (ions released, Eq. 8) and a *time* ``t``.  Every
+neuron oscillates with the same period ``T`` (angular frequency ``omega = 2 pi / T``; the
+paper writes ``cos(s)``, i.e. ``T = 2 pi``, which is the default here).  The
+**time-to-phase mapping** is ``phi = omega * t (mod 2 pi)``, so a spike is the phasor
+``a * exp(i * omega * t)``.  Layers pass spikes as a real tensor ``z`` of shape
+``[2, B, ...]`` holding ``(a cos phi, a sin phi)``; :func:`amount` and :func:`phase` read
+the amount and phase back.
+
+Membrane (Eq. 6-7)
+------------------
+Once the input spikes have arrived (``t_i + d_ij <= t``), the membrane of neuron ``j`` is::
+
+    V_j(t) = sum_i w_ij a_i cos(omega (t - (t_i + d_ij)))           (Eq. 6-7)
+           = Re[conj(Z_j) exp(i omega t)] = |Z_j| cos(omega t - arg Z_j)
+    Z_j    = sum_i w_ij a_i exp(i omega (t_i + d_ij))
+
+(Eq. 7 prints the amount ``a_i`` a second time inside ``K``; Eq. 12 and 16-18 use it once,
+which is what is implemented.)  A sum of equal-frequency cosines is one cosine, so in the
+*resonating phase* -- after the *collecting window* ``W`` in which every input has arrived --
+the crest is reached at ``omega t_j = arg Z_j (mod 2 pi)`` with height ``V_max = |Z_j|``.
+
+Phase-locking activation (Eq. 8-9)
+----------------------------------
+The neuron fires once, at the first crest after the window, ``t_j = W + ((arg Z_j / omega - W)
+mod T)``, with amount ``a_j = F(V_max) = V_max = |Z_j|`` (``F(V) = V``, Eq. 9).  The maximum of
+``|Z| cos(.)`` over a full cycle is ``|Z| >= 0``, so **a crest amount is never negative**: a
+negatively weighted sum does not produce a negative spike, it produces a positive one half a
+period later (sign is carried by the phase).  ``Z = 0`` (no input, or perfect cancellation)
+gives amount 0 -- no spike -- and a phase of 0 by convention.
+
+The next layer's clock starts when this layer's collecting window ends, so the spike reaches
+it at ``t' = t_j - W`` in ``[0, T)``, i.e. with phasor ``Z_j exp(-i omega W)``: the output
+spike *is* the complex number ``Z_j`` rotated by a layer-independent angle (the identity when
+``W`` is a whole number of periods).  Chaining layers is therefore exact with no time loop.
+
+Delays (Eq. 18)
+---------------
+A synapse with delay ``d_ij`` multiplies its contribution by ``exp(i omega d_ij)``: the layer
+uses the complex weight ``w_ij exp(i omega d_ij)``.  Delays act modulo ``T`` (``d`` and ``d + T``
+reach the same crest); the effective delay is ``d mod T`` in ``[0, T)``, so a window of
+``W >= t_in_max + T`` receives every spike.  Layers refuse a window shorter than their latest
+possible arrival: the paper's collecting phase receives *all* ions.
+
+Gradients (Eq. 16-18)
+---------------------
+Autograd through the closed form is exact.  By the envelope theorem (``dV/dt = 0`` at the
+crest) it equals the paper's rules at ``t = t_j``::
+
+    d a_j / d w_ij     = a_i cos(omega t_j - omega (t_i + d_ij))            (Eq. 16)
+    d a_j / d a_i      = w_ij cos(omega t_j - omega (t_i + d_ij))           (Eq. 17)
+    d a_j / d d_ij     = w_ij a_i omega sin(omega t_j - omega (t_i + d_ij)) (Eq. 18)
+    d a_j / d t_i      = w_ij a_i omega sin(omega t_j - omega (t_i + d_ij))
+
+plus the derivative of the output *phase*, which the paper's SLDBP does not back-propagate.
+``phase_grad=False`` stops it (the output phasor is ``a_j * stopgrad(exp(i arg Z_j))``), giving
+exactly Eq. 16-18 with errors flowing through amounts only.  The modulus has a custom backward
+that is 0 at ``Z = 0`` instead of NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TWO_PI = 2.0 * math.pi
+
+
+class _Modulus(torch.autograd.Function):
+    """``|z| = sqrt(re^2 + im^2)`` over dim 0 with gradient ``(re, im) / |z|`` (0 where ``|z| = 0``)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        r = torch.hypot(z[0], z[1])
+        ctx.save_for_backward(z, r)
+        return r
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        z, r = ctx.saved_tensors
+        safe = torch.where(r > 0, r, torch.ones_like(r))
+        scale = torch.where(r > 0, grad / safe, torch.zeros_like(r))
+        return z * scale.unsqueeze(0)
+
+
+def amount(z: torch.Tensor) -> torch.Tensor:
+    """Spike amount ``a = |Z|`` (Eq. 8-9, ``F(V_max) = V_max``) of phasor spikes ``z`` [2, ...]."""
+    return _Modulus.apply(z)
+
+
+def phase(z: torch.Tensor) -> torch.Tensor:
+    """Spike phase ``arg Z`` in ``[0, 2 pi)`` (0 where the amount is 0)."""
+    return torch.remainder(torch.atan2(z[1], z[0]), TWO_PI)
+
+
+def spikes(amounts: torch.Tensor, times: torch.Tensor, period: float) -> torch.Tensor:
+    """Phasor spikes ``[2, ...]`` from amounts and times: ``a * exp(i * 2 pi t / T)``."""
+    phi = times * (TWO_PI / period)
+    return torch.stack((amounts * torch.cos(phi), amounts * torch.sin(phi)))
+
+
+def fire_time(z: torch.Tensor, period: float, window: float) -> torch.Tensor:
+    """Absolute firing time (in the layer's clock) of the first crest after the collecting window ``window``."""
+    t_crest = phase(z) * (period / TWO_PI)
+    return window + torch.remainder(t_crest - window, period)
+
+
+def _rotate(z: torch.Tensor, angle: float) -> torch.Tensor:
+    """Multiply phasors by ``exp(i * angle)`` (identity, and no work, for multiples of 2 pi)."""
+    angle = math.remainder(angle, TWO_PI)
+    if abs(angle) < 1e-12:
+        return z
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.stack((c * z[0] - s * z[1], s * z[0] + c * z[1]))
+
+
+def _phase_only_amount_grad(z: torch.Tensor) -> torch.Tensor:
+    """``a * stopgrad(unit phasor)``: the value of ``z``, gradient through the amount only (SLDBP Eq. 17)."""
+    a = amount(z)
+    with torch.no_grad():
+        safe = torch.where(a > 0, a, torch.ones_like(a))
+        unit = torch.where(a > 0, z / safe, torch.zeros_like(z))
+    return a.unsqueeze(0) * unit
+
+
+class _ResonateLayer(nn.Module):
+    """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping."""
+
+    weight: nn.Parameter
+    delay: nn.Parameter | None
+
+    def __init__(
+        self,
+        weight_shape: tuple[int, ...],
+        fan_in: int,
+        *,
+        period: float,
+        window: float | None,
+        input_span: float,
+        delays: bool,
+        train_weights: bool,
+        train_delays: bool,
+        phase_grad: bool,
+        weight_gain: float,
+        weight_init: float | None,
+        delay_init: str | float,
+    ) -> None:
+        super().__init__()
+        if period <= 0:
+            raise ValueError(f"resonate: period must be positive, got {period}")
+        self.period = float(period)
+        self.omega = TWO_PI / self.period
+        latest = input_span + (self.period if delays else 0.0)
+        self.window = float(latest if window is None else window * self.period)
+        if self.window < latest - 1e-9:
+            raise ValueError(
+                f"resonate: collecting window {self.window / self.period:g} T is shorter than the latest arrival"
+                f" {latest / self.period:g} T (inputs span {input_span / self.period:g} T"
+                f"{', delays up to 1 T' if delays else ''}); the collecting phase must receive every spike"
+            )
+        self.phase_grad = phase_grad
+        w = torch.empty(weight_shape)
+        if weight_init is None:
+            nn.init.normal_(w, 0.0, weight_gain / math.sqrt(fan_in))
+        else:
+            nn.init.constant_(w, float(weight_init))
+        self.weight = nn.Parameter(w, requires_grad=train_weights)
+        if delays:
+            d = torch.empty(weight_shape)
+            if delay_init == "zero":
+                nn.init.zeros_(d)
+            elif delay_init == "uniform":
+                nn.init.uniform_(d, 0.0, self.period)
+            elif isinstance(delay_init, int | float):
+                nn.init.constant_(d, float(delay_init))
+            else:
+                raise ValueError(f"resonate: delay_init must be 'zero', 'uniform' or a number, got {delay_init!r}")
+            self.delay = nn.Parameter(d, requires_grad=train_delays)
+        else:
+            self.register_parameter("delay", None)
+
+    def complex_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``w exp(i omega d)`` as (real, imaginary) parts."""
+        assert self.delay is not None
+        ang = self.delay * self.omega
+        return self.weight * torch.cos(ang), self.weight * torch.sin(ang)
+
+    def _finish(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.phase_grad:
+            z = _phase_only_amount_grad(z)
+        return _rotate(z, -self.omega * self.window)
+
+    def extra_repr(self) -> str:
+        return (
+            f"period={self.period:g}, window={self.window / self.period:g}T, delays={self.delay is not None},"
+            f" phase_grad={self.phase_grad}"
+        )
+
+
+class ResonateDense(_ResonateLayer):
+    """Fully connected RSN layer: ``Z_j = sum_i w_ij exp(i omega d_ij) z_i``, output ``a_j = |Z_j|`` (Eq. 6-9).
+
+    Input and output are phasor spikes ``[2, B, features]`` (see the module docstring);
+    ``input_span`` is the latest input time (``0.5 T`` for the pixel encoder, ``T`` for RSN inputs).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        period: float = TWO_PI,
+        window: float | None = None,
+        input_span: float | None = None,
+        delays: bool = False,
+        train_weights: bool = True,
+        train_delays: bool = True,
+        phase_grad: bool = True,
+        weight_gain: float = 1.0,
+        weight_init: float | None = None,
+        delay_init: str | float = "zero",
+    ) -> None:
+        super().__init__(
+            (out_features, in_features),
+            in_features,
+            period=period,
+            window=window,
+            input_span=period if input_span is None else input_span,
+            delays=delays,
+            train_weights=train_weights,
+            train_delays=train_delays,
+            phase_grad=phase_grad,
+            weight_gain=weight_gain,
+            weight_init=weight_init,
+            delay_init=delay_init,
+        )
+        self.in_features, self.out_features = in_features, out_features
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.delay is None:
+            out = F.linear(z, self.weight)  # real weights act on both parts at once
+        else:
+            wc, ws = self.complex_weight()
+            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)  # [[wc,-ws],[ws,wc]]
+            y = F.linear(torch.cat((z[0], z[1]), -1), big)
+            out = torch.stack(y.split(self.out_features, -1))
+        return self._finish(out)
+
+
+class ResonateConv2d(_ResonateLayer):
+    """Convolutional RSN layer: Eq. 6-9 with the sum over a receptive field; per-synapse delays
+    (one per kernel tap, shape of the weight) make the kernel complex, ``w exp(i omega d)``.
+
+    Input/output phasor spikes ``[2, B, C, H, W]``; stride 1, ``padding`` zeros (= no spike).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, int],
+        *,
+        padding: int | tuple[int, int] = 0,
+        period: float = TWO_PI,
+        window: float | None = None,
+        input_span: float | None = None,
+        delays: bool = False,
+        train_weights: bool = True,
+        train_delays: bool = True,
+        phase_grad: bool = True,
+        weight_gain: float = 1.0,
+        weight_init: float | None = None,
+        delay_init: str | float = "zero",
+    ) -> None:
+        super().__init__(
+            (out_channels, in_channels, *kernel),
+            in_channels * kernel[0] * kernel[1],
+            period=period,
+            window=window,
+            input_span=period if input_span is None else input_span,
+            delays=delays,
+            train_weights=train_weights,
+            train_delays=train_delays,
+            phase_grad=phase_grad,
+            weight_gain=weight_gain,
+            weight_init=weight_init,
+            delay_init=delay_init,
+        )
+        self.out_channels = out_channels
+        self.padding = padding
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        two, b = z.shape[:2]
+        if self.delay is None:
+            y = F.conv2d(z.reshape(two * b, *z.shape[2:]), self.weight, padding=self.padding)
+            out = y.view(two, b, *y.shape[1:])
+        else:
+            wc, ws = self.complex_weight()
+            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)
+            y = F.conv2d(torch.cat((z[0], z[1]), 1), big, padding=self.padding)
+            out = torch.stack(y.split(self.out_channels, 1))
+        return self._finish(out)
+
+
+class SpikePool2d(nn.Module):
+    """Spike pooling: in each ``k x k`` window keep the spike with the largest amount, with its phase.
+
+    ``kind="avg"`` (for ``AP``/``S`` tokens) instead averages the phasors, i.e. an RSN with fixed
+    weights ``1/k^2`` and no delays.
+    """
+
+    def __init__(self, size: int, kind: str = "max") -> None:
+        super().__init__()
+        if kind not in ("max", "avg"):
+            raise ValueError(f"spike pooling kind must be 'max' or 'avg', got {kind!r}")
+        self.size, self.kind = size, kind
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        two, b, c, h, w = z.shape
+        if self.kind == "avg":
+            y = F.avg_pool2d(z.reshape(two * b, c, h, w), self.size)
+            return y.view(two, b, *y.shape[1:])
+        with torch.no_grad():
+            _, idx = F.max_pool2d(amount(z), self.size, return_indices=True)  # [B, C, h', w']
+        flat = z.reshape(two, b, c, h * w)
+        picked = flat.gather(3, idx.flatten(2).unsqueeze(0).expand(two, -1, -1, -1))
+        return picked.view(two, b, c, *idx.shape[2:])
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, kind={self.kind}"
+
+
+class SpikeDropout(nn.Module):
+    """Dropout of whole spikes (amount and phase together): one mask shared by both phasor parts."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return z
+        keep = torch.empty_like(z[0]).bernoulli_(1.0 - self.p) / (1.0 - self.p)
+        return z * keep.unsqueeze(0)
+
+
+def membrane(
+    amounts: torch.Tensor,
+    times: torch.Tensor,
+    weight: torch.Tensor,
+    delay: torch.Tensor | None,
+    t: torch.Tensor,
+    period: float = TWO_PI,
+) -> torch.Tensor:
+    """Membrane potential of one RSN on a time grid, simulated from Eq. 6-7 (not the closed form).
+
+    ``amounts``, ``times``: [N] input spikes; ``weight``/``delay``: [N]; ``t``: [S] grid.
+    Each input contributes ``w a cos(omega (t - t_i - d_i))`` only once it has arrived.
+    """
+    d = torch.zeros_like(weight) if delay is None else torch.remainder(delay, period)
+    arrive = times + d  # [N]
+    s = t.unsqueeze(1) - arrive.unsqueeze(0)  # [S, N]
+    psp = weight * amounts * torch.cos(TWO_PI / period * s)
+    return torch.where(s >= 0, psp, torch.zeros_like(psp)).sum(1)
