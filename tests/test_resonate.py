@@ -1,0 +1,296 @@
+"""Resonate Spiking Neurons (rsn): closed form vs simulation, gradients, pooling, XOR, digits, relu."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from snnrepro.encoders.amount_phase import AmountPhase
+from snnrepro.models.arch import ArchError
+from snnrepro.models.relu import build as build_relu
+from snnrepro.models.resonate import build as build_resonate
+from snnrepro.neurons.resonate import (
+    TWO_PI,
+    ResonateConv2d,
+    ResonateDense,
+    SpikePool2d,
+    amount,
+    membrane,
+    phase,
+    spikes,
+)
+
+ARCHS = {
+    "784-400-10": (1, 28, 28),
+    "6C5-P2-16C5-P2-128FC-10": (1, 28, 28),
+    "64C3-P2-128C3-128C3-P2-256FC-10": (3, 32, 32),
+}
+
+
+def _circ_dist(a: torch.Tensor, b: torch.Tensor, period: float) -> torch.Tensor:
+    d = torch.remainder(a - b, period)
+    return torch.minimum(d, period - d)
+
+
+def _simulate_crest(
+    a: torch.Tensor, t: torch.Tensor, w: torch.Tensor, d: torch.Tensor | None, period: float, window: float
+) -> tuple[float, float, torch.Tensor]:
+    """Max and arg-max of V(t) in the resonating phase [window, window + T) on a fine grid (Eq. 6-7)."""
+    grid = torch.linspace(0.0, window + period, 400_001, dtype=torch.float64)
+    v = membrane(a, t, w, d, grid, period)
+    res = grid >= window
+    vmax, k = v[res].max(0)
+    return float(vmax), float(grid[res][k]), v
+
+
+@pytest.mark.parametrize("period,window", [(TWO_PI, None), (1.0, 2.3), (3.0, 3.0)])
+def test_closed_form_matches_simulated_oscillation(period: float, window: float | None) -> None:
+    g = torch.Generator().manual_seed(1)
+    for trial in range(6):
+        n = 7
+        a = torch.rand(n, generator=g, dtype=torch.float64)
+        t = torch.rand(n, generator=g, dtype=torch.float64) * period * 0.999
+        w = torch.randn(n, generator=g, dtype=torch.float64)  # negative weights included
+        d = torch.rand(n, generator=g, dtype=torch.float64) * period * 0.999
+        layer = ResonateDense(n, 1, period=period, window=window, delays=True).double()
+        with torch.no_grad():
+            layer.weight.copy_(w.view(1, n))
+            layer.delay.copy_(d.view(1, n))
+        out = layer(spikes(a, t, period).view(2, 1, n))  # [2, 1, 1]
+        amp, ph = float(amount(out).detach()), phase(out.detach())
+        vmax, t_fire, v = _simulate_crest(a, t, w, d, period, layer.window)
+        assert amp >= 0.0
+        assert amp == pytest.approx(vmax, rel=1e-6, abs=1e-9), f"trial {trial}"
+        # the output phase is the crest time in the next layer's clock, which starts at the window's end
+        t_closed = layer.window + float(ph) * period / TWO_PI
+        assert float(_circ_dist(torch.tensor(t_closed), torch.tensor(t_fire), period)) < 1e-4 * period
+        # every input has arrived inside the collecting window; after the last arrival V is one cosine
+        last = float((t + d).max())
+        assert last <= layer.window
+        grid = torch.linspace(0.0, layer.window + period, v.numel(), dtype=torch.float64)
+        after = grid > last
+        cosine = amp * torch.cos(TWO_PI / period * (grid[after] - t_closed))
+        torch.testing.assert_close(v[after], cosine, atol=1e-9, rtol=1e-6)
+
+
+def test_closed_form_conv_matches_simulation_at_a_pixel() -> None:
+    g = torch.Generator().manual_seed(2)
+    period = TWO_PI
+    conv = ResonateConv2d(2, 3, (3, 3), padding=(1, 1), period=period, delays=True, delay_init="uniform").double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g, dtype=torch.float64))
+    a = torch.rand(1, 2, 5, 5, generator=g, dtype=torch.float64)
+    t = torch.rand(1, 2, 5, 5, generator=g, dtype=torch.float64) * period * 0.5
+    out = conv(spikes(a, t, period))
+    for j, y, x in [(0, 0, 0), (1, 2, 3), (2, 4, 4)]:
+        ap = F.pad(a, (1, 1, 1, 1))[0, :, y : y + 3, x : x + 3].reshape(-1)  # zero padding = no spike
+        tp = F.pad(t, (1, 1, 1, 1))[0, :, y : y + 3, x : x + 3].reshape(-1)
+        vmax, t_fire, _ = _simulate_crest(
+            ap, tp, conv.weight[j].detach().reshape(-1), conv.delay[j].detach().reshape(-1), period, conv.window
+        )
+        z = out[:, 0, j, y, x].view(2, 1)
+        assert float(amount(z.detach())) == pytest.approx(vmax, rel=1e-6, abs=1e-9)
+        t_closed = conv.window + float(phase(z.detach())) * period / TWO_PI
+        assert float(_circ_dist(torch.tensor(t_closed), torch.tensor(t_fire), period)) < 1e-4 * period
+
+
+def test_window_shorter_than_arrivals_is_refused() -> None:
+    with pytest.raises(ValueError, match="collecting window"):
+        ResonateDense(3, 2, delays=True, window=1.5)
+    assert ResonateDense(3, 2, delays=False).window == pytest.approx(TWO_PI)
+    assert ResonateDense(3, 2, delays=True).window == pytest.approx(2 * TWO_PI)
+
+
+def _net_fn(layer: ResonateDense, period: float):
+    def f(w: torch.Tensor, d: torch.Tensor, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        z = functional_call(layer, {"weight": w, "delay": d}, (spikes(a, t, period),))
+        return amount(z)
+
+    return f
+
+
+def test_gradients_match_eq16_to_18_and_finite_differences() -> None:
+    g = torch.Generator().manual_seed(3)
+    period = 2.0
+    omega = TWO_PI / period
+    n, m, b = 5, 3, 2
+    layer = ResonateDense(n, m, period=period, delays=True).double()
+    w = torch.randn(m, n, generator=g, dtype=torch.float64, requires_grad=True)
+    d = (torch.rand(m, n, generator=g, dtype=torch.float64) * period).requires_grad_()
+    a = (torch.rand(b, n, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
+    t = (torch.rand(b, n, generator=g, dtype=torch.float64) * 0.5 * period).requires_grad_()
+    f = _net_fn(layer, period)
+    assert torch.autograd.gradcheck(f, (w, d, a, t), eps=1e-6, atol=1e-6)
+
+    # the paper's rules at the firing time t_j (envelope theorem): Eq. 16, 17, 18 and d/dt_i
+    out = f(w, d, a, t)  # [b, m]
+    for bi in range(b):
+        for j in range(m):
+            gw, gd, ga, gt = torch.autograd.grad(out[bi, j], (w, d, a, t), retain_graph=True)
+            with torch.no_grad():
+                z = functional_call(layer, {"weight": w, "delay": d}, (spikes(a, t, period),))
+            phi_j = phase(z)[bi, j]
+            lag = phi_j - omega * (t[bi] + d[j])  # omega (t_j - (t_i + d_ij))
+            torch.testing.assert_close(gw[j], a[bi] * torch.cos(lag))  # Eq. 16
+            torch.testing.assert_close(ga[bi], w[j] * torch.cos(lag))  # Eq. 17
+            torch.testing.assert_close(gd[j], w[j] * a[bi] * omega * torch.sin(lag))  # Eq. 18
+            torch.testing.assert_close(gt[bi], w[j] * a[bi] * omega * torch.sin(lag))
+
+
+def test_deep_network_gradients_match_finite_differences() -> None:
+    torch.manual_seed(4)
+    net = build_resonate("6x6-2C3-P2-4-3", (1, 6, 6), 3, delays=True, delay_init="uniform").double()
+    x = (AmountPhase()(torch.rand(2, 1, 6, 6)).double() + 0.05).requires_grad_()
+    names = [n for n, _ in net.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in net.parameters()]
+
+    def f(xx: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        return functional_call(net, dict(zip(names, ps, strict=True)), (xx,))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5)
+
+
+def test_amount_only_gradient_option_drops_the_phase_path() -> None:
+    torch.manual_seed(5)
+    x = AmountPhase()(torch.rand(4, 6))
+    full = build_resonate("6-5-3", (6,), 3, phase_grad=True)
+    amount_only = build_resonate("6-5-3", (6,), 3, phase_grad=False)
+    amount_only.load_state_dict(full.state_dict())
+    torch.testing.assert_close(full(x), amount_only(x))  # same forward pass
+    full(x).sum().backward()
+    amount_only(x).sum().backward()
+    p_full = dict(full.named_parameters())
+    p_amt = dict(amount_only.named_parameters())
+    # output layer: the amount's gradient is the same either way (Eq. 16, 18)
+    torch.testing.assert_close(p_full["layers.1.weight"].grad, p_amt["layers.1.weight"].grad)
+    # hidden layer: with phase_grad=False only Eq. 17 (through amounts) reaches it, which differs
+    assert not torch.allclose(p_full["layers.0.weight"].grad, p_amt["layers.0.weight"].grad)
+
+
+def test_zero_input_gives_no_spike_and_finite_gradients() -> None:
+    net = build_resonate("6C5-P2-16C5-P2-128FC-10", (1, 28, 28), 10)
+    x = AmountPhase()(torch.zeros(2, 1, 28, 28))
+    out = net(x)
+    assert torch.equal(out, torch.zeros_like(out))
+    F.cross_entropy(out, torch.tensor([1, 2])).backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_spike_pooling_keeps_largest_amount_and_its_phase() -> None:
+    g = torch.Generator().manual_seed(6)
+    a = torch.rand(3, 4, 6, 6, generator=g)
+    ph = torch.rand(3, 4, 6, 6, generator=g) * TWO_PI
+    z = torch.stack((a * torch.cos(ph), a * torch.sin(ph))).requires_grad_()
+    out = SpikePool2d(2)(z)
+    assert out.shape == (2, 3, 4, 3, 3)
+    win_a = a.unfold(2, 2, 2).unfold(3, 2, 2).reshape(3, 4, 3, 3, 4)
+    win_p = ph.unfold(2, 2, 2).unfold(3, 2, 2).reshape(3, 4, 3, 3, 4)
+    best = win_a.argmax(-1, keepdim=True)
+    torch.testing.assert_close(amount(out), win_a.gather(-1, best).squeeze(-1))
+    torch.testing.assert_close(phase(out), win_p.gather(-1, best).squeeze(-1), atol=1e-5, rtol=0)
+    # the error goes to the winning spike only
+    out.sum().backward()
+    assert int((z.grad[0] != 0).sum()) == 3 * 4 * 9
+
+
+def test_amount_phase_encoder_is_the_papers_code() -> None:
+    x = torch.tensor([[0.0, 0.4, 1.0]])
+    enc = AmountPhase(period=10.0)
+    out = enc(x)
+    torch.testing.assert_close(out[:, 0], torch.tensor([[0.0, 0.4, 1.0]]))  # a = pixel / I_max
+    torch.testing.assert_close(out[:, 1], torch.tensor([[0.0, 2.0, 5.0]]))  # t = a * 0.5 T
+    out16 = AmountPhase(i_max=16.0)(torch.tensor([[8.0]]))
+    assert float(out16[0, 0, 0]) == pytest.approx(0.5) and float(out16[0, 1, 0]) == pytest.approx(0.5 * math.pi)
+
+
+def test_xor_absolute_and_relative_are_solved_in_20_epochs(tmp_path) -> None:
+    from snnrepro.xor import plot_membranes, train_xor
+
+    for mode in ("absolute", "relative"):
+        res = train_xor(mode, epochs=20, seed=0)
+        assert res.solved, (mode, res.amounts_after)
+        after = res.amounts_after  # (F,F), (F,T), (T,F), (T,T)
+        assert min(after[1], after[2]) > 0.5 > max(after[0], after[3])
+        png = plot_membranes(res, tmp_path / f"xor-{mode}.png")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # over random initialisations: relative always; absolute escapes its same-sign local minimum mostly
+    rel = sum(train_xor("relative", seed=s).solved for s in range(20))
+    ab = sum(train_xor("absolute", seed=s).solved for s in range(20))
+    assert rel == 20
+    assert ab >= 14
+
+
+def test_xor_relative_learns_only_delays_and_absolute_only_weights() -> None:
+    from snnrepro.xor import train_xor
+
+    rel = train_xor("relative", seed=1)
+    w = rel.model.layers[0].weight
+    assert not w.requires_grad and torch.equal(w.detach(), torch.ones_like(w))
+    assert not torch.equal(rel.model.layers[0].delay.detach(), rel.state_before["layers.0.delay"])
+    ab = train_xor("absolute", seed=1)
+    assert ab.model.layers[0].delay is None
+
+
+def test_digits_mlp_reaches_90_percent() -> None:
+    from sklearn.datasets import load_digits
+
+    torch.manual_seed(0)
+    d = load_digits()
+    x = AmountPhase(i_max=16.0)(torch.tensor(d.data, dtype=torch.float32))
+    y = torch.tensor(d.target)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    tr, te = perm[:1347], perm[1347:]
+    net = build_resonate("64-100-10", (64,), 10, delays=True)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(15):
+        for idx in tr[torch.randperm(len(tr))].split(32):
+            opt.zero_grad()
+            F.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((net(x[te]).argmax(1) == y[te]).float().mean())
+    assert acc >= 0.90, acc
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_relu_and_resonate_build_the_papers_architectures(arch: str) -> None:
+    shape = ARCHS[arch]
+    x = torch.rand(2, *shape)
+    ann = build_relu(arch, shape, 10)
+    assert ann(x).shape == (2, 10)
+    assert any(isinstance(m, torch.nn.ReLU) for m in ann.modules())
+    rsn = build_resonate(arch, shape, 10)
+    out = rsn(AmountPhase()(x))
+    assert out.shape == (2, 10) and bool((out >= 0).all())
+    # same synaptic weight shapes (RSN has no biases; delays double the parameters)
+    ann_w = [p.shape for n, p in ann.named_parameters() if n.endswith("weight")]
+    rsn_w = [p.shape for n, p in rsn.named_parameters() if n.endswith("weight")]
+    assert ann_w == rsn_w
+
+
+def test_relu_cnn_padding_and_errors() -> None:
+    ann = build_relu("6C5-P2-16C5-P2-128FC-10", (1, 28, 28), 10)
+    assert ann[-3].in_features == 16 * 7 * 7  # 'same' padding: 28 -> 14 -> 7
+    valid = build_relu("6C5-P2-16C5-P2-128FC-10", (1, 28, 28), 10, padding="valid")
+    assert valid[-3].in_features == 16 * 4 * 4
+    with pytest.raises(ArchError):
+        build_relu("784-400-11", (1, 28, 28), 10)
+    with pytest.raises(ArchError):
+        build_resonate("784-400-11", (1, 28, 28), 10)
+    with pytest.raises(ArchError):
+        build_resonate("6C5-10", (784,), 10)
+
+
+def test_xor_specs_run_through_the_engine(tmp_path) -> None:
+    from snnrepro.engine.loop import fit
+    from snnrepro.spec import load_spec
+
+    for sid in ("xor-rsn-absolute", "xor-rsn-relative"):
+        spec = load_spec(sid)
+        rec = fit(spec, 0, torch.device("cpu"), tmp_path / "results", tmp_path / "data")
+        assert rec.status == "ok" and rec.epochs == 20
+        assert rec.test_acc == 1.0, (sid, rec.history[-1])
