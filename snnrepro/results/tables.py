@@ -102,7 +102,10 @@ def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
         if spec.reported is not None:
             out["delta"] = mean - spec.reported
         if profile != "full":
-            out["status"] = f"{profile}-only"
+            used = sorted({(r.spec.get("dataset") or {}).get("name", "?") for r in ok} - {spec.dataset.name})
+            out["status"] = f"{profile}-only" + (f" (on {', '.join(used)})" if used else "")
+            if used:  # another dataset: a difference to the paper's number would mean nothing
+                out["delta"] = None
         elif spec.reported is None:
             out["status"] = "measured"
         elif mean >= spec.reported - spec.tolerance:
