@@ -12,6 +12,7 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,7 +38,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (*USER_ERRORS, ArchError, CheckpointError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -91,9 +92,12 @@ def show(
     profile: str = typer.Option("full", help="full | quick | smoke"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
 ) -> None:
-    """The resolved spec (after profile and overrides) and the paper row it reproduces."""
+    """The resolved spec (after profile and overrides) and the paper row it reproduces.
+
+    The paper row goes to stderr, the resolved spec as YAML to stdout (``show ID > spec.yaml`` gives a runnable file).
+    """
     spec = load_spec(spec_id, profile=profile, overrides=parse_set(set_))
-    Console().print(
+    err.print(
         f"[bold]{spec.id}[/]  ({spec.paper}, {spec.table}: {spec.row})  reported: "
         f"{'–' if spec.reported is None else spec.reported} % ({spec.metric}, tolerance {spec.tolerance})"
         f"\nprofile: {spec.profile}   spec hash: {spec.hash()}   file: {spec.source}",

@@ -60,7 +60,7 @@ def test_run_json_then_table(env: dict[str, Path]) -> None:
 def test_show_resolves_profile_and_overrides(env: dict[str, Path]) -> None:
     res = invoke("show", "digits-relu-cli", "--profile", "smoke", "--set", "optimizer.lr=0.5")
     assert res.exit_code == 0
-    shown = yaml.safe_load(res.stdout.split("\n", 2)[2])
+    shown = yaml.safe_load(res.stdout)
     assert shown["optimizer"]["lr"] == 0.5 and shown["train"]["max_batches"] == 2
 
 
