@@ -112,7 +112,7 @@ def test_tables_compare_with_the_paper(tmp_path: Path) -> None:
     ("schedule", "epoch", "expected"),
     [
         (ScheduleSpec("constant"), 5, 1.0),
-        (ScheduleSpec("step", step_size=2, gamma=0.5), 5, 0.125),
+        (ScheduleSpec("step", step_size=2, gamma=0.5), 5, 0.25),
         (ScheduleSpec("multistep", milestones=[2, 4], gamma=0.1), 4, 0.01),
         (ScheduleSpec("cosine"), 0, 1.0),
         (ScheduleSpec("cosine"), 5, 0.5),

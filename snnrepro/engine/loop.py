@@ -6,6 +6,7 @@ everything from the spec, then ``for epoch: train_one_epoch(); evaluate(); check
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -208,6 +209,8 @@ def fit(
 
     seed_everything(seed, tr.deterministic)  # model init independent of what loading consumed
     b = build(spec, bundle, device, dist)
+    # analyses that compare learnt with initial parameters (e.g. XOR membranes, IIR kernels) get this copy
+    initial_state = {k: v.detach().cpu().clone() for k, v in b.model.state_dict().items()} if spec.analyses else {}
     start_epoch, best, history = 0, None, []
     wall_before = 0.0
     if resume:
@@ -323,7 +326,10 @@ def fit(
         out_dir = artifacts_dir(results, spec.id, spec.profile, seed)
         for comp in spec.analyses:
             out_dir.mkdir(parents=True, exist_ok=True)
-            metrics = ANALYSES.get(comp.name)(b.model, test_loader, device, out_dir, **comp.params)
+            analysis = ANALYSES.get(comp.name)
+            wants_initial = "initial_state" in inspect.signature(analysis).parameters
+            extra = {"initial_state": initial_state} if wants_initial else {}
+            metrics = analysis(b.model, test_loader, device, out_dir, **comp.params, **extra)
             record.metrics[comp.name] = metrics
         save_record()
     ddp.barrier(dist)

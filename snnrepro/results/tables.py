@@ -51,6 +51,12 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _metric(r: RunRecord, metric: str) -> float | None:
+    """The spec's metric of one run (``best_test_acc`` falls back to the final accuracy when absent)."""
+    v = getattr(r, metric, None)
+    return r.test_acc if v is None else v
+
+
 def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
     """One comparison row: the best available profile's mean ± std over seeds, Δ and status.
 
@@ -86,14 +92,20 @@ def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
             statuses = sorted({r.status if r.data_source == "real" else "stand-in data" for r in runs})
             out["status"] = f"{profile}: " + "/".join(statuses)
             continue
-        vals = [100.0 * (r.best_test_acc if spec.metric == "best_test_acc" else r.test_acc or 0.0) for r in ok]
+        vals = [100.0 * v for r in ok if (v := _metric(r, spec.metric)) is not None]
+        if not vals:
+            out["status"] = f"{profile}: no metric"
+            continue
         mean = sum(vals) / len(vals)
         std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
         out.update(n=len(vals), mean=mean, std=std)
         if spec.reported is not None:
             out["delta"] = mean - spec.reported
         if profile != "full":
-            out["status"] = f"{profile}-only"
+            used = sorted({(r.spec.get("dataset") or {}).get("name", "?") for r in ok} - {spec.dataset.name})
+            out["status"] = f"{profile}-only" + (f" (on {', '.join(used)})" if used else "")
+            if used:  # another dataset: a difference to the paper's number would mean nothing
+                out["delta"] = None
         elif spec.reported is None:
             out["status"] = "measured"
         elif mean >= spec.reported - spec.tolerance:
