@@ -196,7 +196,8 @@ def first_spike_times_reference(
     ok = (cw > 0) & (cand <= nxt.unsqueeze(-1)) & active.unsqueeze(-1)
     fired = ok.any(1)  # [B, out]
     n_causal = torch.where(fired, ok.to(torch.uint8).argmax(1) + 1, torch.zeros_like(fired, dtype=torch.long))
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+    positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
+    rank = torch.empty_like(order).scatter_(1, order, positions)
     mask = (rank.unsqueeze(-1) < n_causal.unsqueeze(1)).to(weight.dtype)  # [B, in, out] causal set, a constant
     t_inf = torch.where(t_in < t_max, t_in, torch.zeros_like(t_in)).to(weight.dtype)  # no-spike times never enter
     w_c = (mask * weight.unsqueeze(0)).sum(1)
@@ -241,7 +242,8 @@ class RelPspDense(nn.Module):
         super().__init__()
         if theta <= 0 or t_max <= 0:
             raise ValueError(f"RelPspDense: theta and t_max must be positive, got {theta}, {t_max}")
-        self.n_in, self.n_out, self.theta, self.t_max, self.chunk, self.reference = n_in, n_out, theta, t_max, chunk, reference
+        self.n_in, self.n_out, self.theta, self.t_max = n_in, n_out, theta, t_max
+        self.chunk, self.reference = chunk, reference
         self.weight = nn.Parameter(torch.empty(n_in, n_out))
         _init_weight(self.weight, n_in, init, gain, mean)
 
