@@ -1,0 +1,283 @@
+"""Spiking neurons as a network of IIR filters (Fang et al., IJCAI 2020, Eq. 4-5 and 18-19).
+
+One layer ``l`` of the family implements, for every time step ``t`` (multi-step tensors ``[T, B, ...]``)::
+
+    F_j[t] = sum_{p=1..P} alpha_{j,p} F_j[t-p] + sum_{q=0..Q} beta_{j,q} O^{l-1}_j[t-q]     (5d) synapse filter
+    I_i[t] = sum_j w_{i,j} F_j[t]                                                          (5b) weights
+    R_i[t] = theta R_i[t-1] + O_i[t-1]                                                     (5c) reset filter
+    V_i[t] = lambda V_i[t-1] + I_i[t] - V_th R_i[t]                                        (5a) neuron filter
+    O_i[t] = U(V_i[t] - V_th),  U(x) = 1 if x >= 0 else 0                                  (5e, 5f)
+
+The synapse filter keeps one state per *presynaptic* neuron ``j`` (per axon: every synapse of an
+axon has the same spike history, section 3), so it runs on the layer's input before the weights;
+the filter is linear and per input element, hence ``I = W (F)`` and the weights are applied to all
+``T`` steps at once.  Only the two recursions (Eq. 5d feedback part, Eq. 5a/5c) loop over ``T``.
+
+Presets (:func:`preset_coefficients`) derive ``alpha``/``beta`` exactly as the paper's text does:
+
+* ``dual_exp`` (Eq. 4c): ``alpha_1 = e^{-1/tau_m} + e^{-1/tau_s}``, ``alpha_2 = -e^{-1/tau_m} e^{-1/tau_s}``,
+  ``beta_d = e^{-1/tau_m} - e^{-1/tau_s}``; impulse response ``F[t] = k(t + 1 - d)`` with the sampled
+  dual-exponential kernel ``k(t) = e^{-t/tau_m} - e^{-t/tau_s}`` of section 2 (``d`` the input delay).
+  (The paper prints ``alpha_2 = -e^{(tau_m+tau_s)/(tau_m tau_s)}``; the sign inside the exponent is a
+  typo: only ``-e^{-(tau_m+tau_s)/(tau_m tau_s)}`` reproduces the kernel of section 2.)
+* ``alpha``: ``alpha_1 = 2 e^{-1/tau}``, ``alpha_2 = -e^{-2/tau}``, ``beta_1 = e^{-1/tau} / tau``; impulse
+  response ``F[t] = k(t + 1 - d)``, ``k(t) = (t/tau) e^{-t/tau}``.
+* ``lif``: no synapse filter (``P = 0``, ``beta_0 = 1``): ``F = O^{l-1}``.
+
+The paper's Eq. 4c delays the input by one step (``beta x[t-1]``, ``d = 1``); the authors' code uses
+the current input (``d = 0``).  ``delay`` selects either; the default is the paper's.
+
+Spikes use the erfc spike probability as surrogate (Eq. 18-19): forward ``U(V - V_th)``, backward
+``dU/dV ~ exp(-(V - V_th)^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)``.
+
+Trainable filter coefficients (Eq. 15-17) come from autograd through the recursion.  ``kernel_param``
+chooses how they are parametrised: ``direct`` (the paper and the authors' code: ``alpha``, ``beta`` are
+free parameters, nothing keeps the filter stable) or ``poles`` (``alpha`` are the coefficients of
+``prod_p (1 - z_p q^-1)`` with real poles ``z_p = sigmoid(r_p)`` in (0, 1), so the filter stays stable and
+non-oscillating whatever the optimiser does; ``beta`` stays free).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+PRESETS = ("dual_exp", "alpha", "lif", "custom")
+KERNEL_PARAMS = ("direct", "poles")
+
+
+# --------------------------------------------------------------------------- surrogate (Eq. 18-19)
+class ErfcSpike(torch.autograd.Function):
+    """Heaviside forward (Eq. 5f); derivative of the erfc spike probability (Eq. 18-19) backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, sigma: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.sigma = sigma
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        s = ctx.sigma
+        return grad * torch.exp(-0.5 * (x / s) ** 2) / (math.sqrt(2.0 * math.pi) * s), None
+
+
+def erfc_spike(x: torch.Tensor, sigma: float = 0.4) -> torch.Tensor:
+    """``U(x)`` with gradient ``N(x; 0, sigma)``, ``x = V - V_th`` (Eq. 18-19)."""
+    return ErfcSpike.apply(x, sigma)
+
+
+def spike_probability(v: torch.Tensor, v_th: float, sigma: float) -> torch.Tensor:
+    """Eq. 18: ``P(v) = erfc((V_th - v) / (sqrt(2) sigma)) / 2`` (its derivative is the surrogate)."""
+    return 0.5 * torch.erfc((v_th - v) / (math.sqrt(2.0) * sigma))
+
+
+# --------------------------------------------------------------------------- presets
+def preset_coefficients(
+    preset: str,
+    tau_m: float = 4.0,
+    tau_s: float = 1.0,
+    tau: float = 2.0,
+    delay: int = 1,
+    alpha: Sequence[float] | None = None,
+    beta: Sequence[float] | None = None,
+) -> tuple[list[float], list[float]]:
+    """``(alpha_1..alpha_P, beta_0..beta_Q)`` of a preset synapse filter (section 3)."""
+    if preset not in PRESETS:
+        raise ValueError(f"iir: unknown synapse preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    if delay not in (0, 1):
+        raise ValueError(f"iir: delay must be 1 (paper, Eq. 4c: x[t-1]) or 0 (authors' code: x[t]), got {delay}")
+    if preset == "custom":
+        if not beta:
+            raise ValueError("iir: preset 'custom' needs 'beta' (feed-forward coefficients beta_0..beta_Q)")
+        return [float(a) for a in (alpha or [])], [float(b) for b in beta]
+    if alpha is not None or beta is not None:
+        raise ValueError(f"iir: 'alpha'/'beta' are only read with preset 'custom', not {preset!r}")
+    lead = [0.0] * delay
+    if preset == "dual_exp":
+        if not tau_m > tau_s > 0:
+            raise ValueError(f"iir: dual_exp needs tau_m > tau_s > 0, got tau_m={tau_m}, tau_s={tau_s}")
+        pm, ps = math.exp(-1.0 / tau_m), math.exp(-1.0 / tau_s)
+        return [pm + ps, -pm * ps], [*lead, pm - ps]
+    if preset == "alpha":
+        if tau <= 0:
+            raise ValueError(f"iir: alpha synapse needs tau > 0, got {tau}")
+        p = math.exp(-1.0 / tau)
+        return [2.0 * p, -p * p], [*lead, p / tau]
+    return [], [1.0]  # lif: the synapse filter is removed (alpha_p = 0, beta_0 = 1)
+
+
+def dual_exp_kernel(t: torch.Tensor, tau_m: float, tau_s: float) -> torch.Tensor:
+    """Closed-form dual-exponential PSP of section 2 without the normaliser: ``e^{-t/tau_m} - e^{-t/tau_s}``."""
+    return torch.where(t >= 0, torch.exp(-t / tau_m) - torch.exp(-t / tau_s), torch.zeros_like(t))
+
+
+def alpha_kernel(t: torch.Tensor, tau: float) -> torch.Tensor:
+    """Closed-form alpha PSP ``(t / tau) e^{-t/tau}`` (the impulse response of the alpha preset)."""
+    return torch.where(t >= 0, t / tau * torch.exp(-t / tau), torch.zeros_like(t))
+
+
+def dual_exp_peak_norm(tau_m: float, tau_s: float) -> float:
+    """``eta^{eta/(eta-1)} / (eta - 1)``, ``eta = tau_m/tau_s``: scales the dual-exp kernel to unit peak."""
+    eta = tau_m / tau_s
+    return eta ** (eta / (eta - 1.0)) / (eta - 1.0)
+
+
+def poly_from_poles(z: torch.Tensor) -> torch.Tensor:
+    """Feedback coefficients ``alpha_1..alpha_P`` of ``prod_p (1 - z_p q^-1)``, poles on dim 0."""
+    c = [torch.ones_like(z[0])]  # c_0 .. c_k of the product so far, c_0 = 1
+    for p in range(z.shape[0]):
+        nxt = [c[0]]
+        for k in range(1, len(c)):
+            nxt.append(c[k] - z[p] * c[k - 1])
+        nxt.append(-z[p] * c[-1])
+        c = nxt
+    return -torch.stack(c[1:])  # F[t] = sum alpha_p F[t-p] + ...  <=>  alpha_p = -c_p
+
+
+def real_poles(alpha: Sequence[float]) -> list[float]:
+    """Roots of ``z^P - alpha_1 z^{P-1} - ... - alpha_P``; must be real and in (0, 1) for ``poles``."""
+    import numpy as np
+
+    roots = np.roots([1.0, *[-a for a in alpha]]) if alpha else np.array([])
+    if np.any(np.abs(roots.imag) > 1e-9) or np.any(roots.real <= 0) or np.any(roots.real >= 1):
+        raise ValueError(f"iir: kernel_param 'poles' needs real poles in (0, 1); alpha={list(alpha)} has {roots}")
+    return sorted(float(r) for r in roots.real)
+
+
+# --------------------------------------------------------------------------- synapse filter (Eq. 5d)
+class SynapseFilter(nn.Module):
+    """Eq. 5d per presynaptic element: ``F[t] = sum_p alpha_p F[t-p] + sum_q beta_q x[t-q]``.
+
+    ``shape`` is the shape of one time step of one sample (``(N,)`` or ``(C, H, W)``); every element has
+    its own ``alpha_{j,p}``, ``beta_{j,q}`` (initialised to the preset's values), trainable when
+    ``trainable``.  Input and output ``[T, B, *shape]``; zero initial state.
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int],
+        alpha: Sequence[float],
+        beta: Sequence[float],
+        trainable: bool = True,
+        kernel_param: str = "direct",
+    ) -> None:
+        super().__init__()
+        if kernel_param not in KERNEL_PARAMS:
+            raise ValueError(f"iir: kernel_param must be one of {', '.join(KERNEL_PARAMS)}, got {kernel_param!r}")
+        if not beta:
+            raise ValueError("iir: a synapse filter needs at least beta_0")
+        self.shape = tuple(int(s) for s in shape)
+        self.kernel_param = kernel_param
+        self.order_p, self.order_q = len(alpha), len(beta) - 1
+        ones = torch.ones(self.shape)
+        b = torch.stack([v * ones for v in beta])
+        self.beta = nn.Parameter(b, requires_grad=trainable)
+        if kernel_param == "poles":
+            z = torch.tensor(real_poles(alpha), dtype=torch.float64) if alpha else torch.zeros(0, dtype=torch.float64)
+            raw = torch.log(z / (1 - z)).float()
+            self.pole_logit = nn.Parameter(
+                torch.stack([v * ones for v in raw]) if len(raw) else torch.zeros(0, *self.shape),
+                requires_grad=trainable,
+            )
+        else:
+            a = torch.stack([v * ones for v in alpha]) if alpha else torch.zeros(0, *self.shape)
+            self.alpha_direct = nn.Parameter(a, requires_grad=trainable)
+        # plain LIF (no feedback, beta = [1]) needs no work at all when the coefficient is frozen
+        self.identity = not trainable and self.order_p == 0 and list(beta) == [1.0]
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Feedback coefficients ``[P, *shape]``."""
+        if self.kernel_param == "poles":
+            if self.order_p == 0:
+                return self.pole_logit
+            return poly_from_poles(torch.sigmoid(self.pole_logit))
+        return self.alpha_direct
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[2:]) != self.shape:
+            raise ValueError(f"iir synapse filter expects [T, B, {self.shape}], got {tuple(x.shape)}")
+        if self.identity:
+            return x
+        steps = x.shape[0]
+        beta = self.beta.to(x.dtype)
+        u = beta[0] * x  # feed-forward part for all steps at once
+        for q in range(1, self.order_q + 1):
+            if q < steps:
+                u = u + torch.cat((torch.zeros_like(x[:q]), beta[q] * x[:-q]))
+        if self.order_p == 0:
+            return u
+        alpha = self.alpha.to(x.dtype)
+        hist: list[torch.Tensor] = []
+        for t in range(steps):
+            f = u[t]
+            for p in range(1, min(self.order_p, t) + 1):
+                f = f + alpha[p - 1] * hist[t - p]
+            hist.append(f)
+        return torch.stack(hist)
+
+    def impulse_response(self, steps: int) -> torch.Tensor:
+        """``[steps, *shape]`` response to one input spike at ``t = 0`` (the kernel of Fig. 5)."""
+        x = torch.zeros(steps, 1, *self.shape, dtype=self.beta.dtype, device=self.beta.device)
+        x[0] = 1.0
+        with torch.no_grad():
+            return self.forward(x)[:, 0]
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}, P={self.order_p}, Q={self.order_q}, kernel_param={self.kernel_param}"
+
+
+# --------------------------------------------------------------------------- neuron + reset filters (Eq. 5a, 5c, 5e)
+def iir_neuron(
+    current: torch.Tensor,
+    lam: float,
+    theta: float,
+    v_th: float = 1.0,
+    sigma: float = 0.4,
+    detach_reset: bool = False,
+    return_membrane: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Spikes ``O[T, B, ...]`` of Eq. 5a/5c/5e for the weighted input ``I[T, B, ...]`` (zero initial state).
+
+    ``V[t] = lam V[t-1] + I[t] - v_th R[t]``, ``R[t] = theta R[t-1] + O[t-1]``, ``O[t] = U(V[t] - v_th)``.
+    Gradients flow through the reset path (Eq. 11-12) unless ``detach_reset``.  With
+    ``return_membrane`` also ``V[T, B, ...]``.
+    """
+    v = torch.zeros_like(current[0])
+    r = torch.zeros_like(current[0])
+    o = torch.zeros_like(current[0])
+    out, mem = [], []
+    for t in range(current.shape[0]):
+        r = theta * r + (o.detach() if detach_reset else o)
+        v = lam * v + current[t] - v_th * r
+        o = erfc_spike(v - v_th, sigma)
+        out.append(o)
+        if return_membrane:
+            mem.append(v)
+    spikes = torch.stack(out)
+    return (spikes, torch.stack(mem)) if return_membrane else spikes
+
+
+class IIRNeuron(nn.Module):
+    """Module form of :func:`iir_neuron` with fixed ``lam`` (lambda), ``theta``, ``v_th``, ``sigma``."""
+
+    def __init__(
+        self, lam: float, theta: float, v_th: float = 1.0, sigma: float = 0.4, detach_reset: bool = False
+    ) -> None:
+        super().__init__()
+        if sigma <= 0:
+            raise ValueError(f"iir: surrogate sigma must be positive, got {sigma}")
+        if v_th <= 0:
+            raise ValueError(f"iir: threshold v_th must be positive, got {v_th}")
+        self.lam, self.theta, self.v_th, self.sigma, self.detach_reset = lam, theta, v_th, sigma, detach_reset
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        return iir_neuron(current, self.lam, self.theta, self.v_th, self.sigma, self.detach_reset)  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return f"lambda={self.lam:.4g}, theta={self.theta:.4g}, v_th={self.v_th:g}, sigma={self.sigma:g}"
