@@ -1,0 +1,328 @@
+"""Multi-step leaky integrate-and-fire (LIF) neurons with surrogate, BPSA and BPTA gradients.
+
+Dynamics (discrete time, one step per input frame; ``x_t`` is the synaptic input current)::
+
+    h_t = lambda * u_{t-1} + x_t                  membrane before the spike check (charge)
+    o_t = H(h_t - theta)                          spike (1 where h_t >= theta)
+    u_t = reset(h_t, o_t)                         membrane carried to the next step
+          hard:  u_t = h_t (1 - o_t) + v_reset o_t
+          soft:  u_t = h_t - theta o_t            (reset by subtraction)
+          none:  u_t = h_t
+    u_{-1} = v_init (default: v_reset for hard reset, else 0)
+
+so ``u_t = lambda * u_{t-1}(after reset) + x_t``: the BPSA/BPTA paper's Eq. 4 (authors' code: hard
+reset to 0, then decay), SpikingJelly's/snnTorch's LIF with decay ``lambda`` and BRP's Eq. 2 with
+``g = lambda``.  ``refractory = R > 0``: for the R steps after a spike the membrane is frozen
+(``h_t = u_{t-1}``, no leak, input discarded) and the neuron cannot fire (BRP's "Spike flag that blocks
+the update of V during the refractory period").
+
+Gradients (``adjust``):
+
+* ``"none"`` - surrogate BPTT (Wu et al. STBP; the BPSA/BPTA authors' baseline ``SGLIFNode``):
+  ``do_t/dh_t = g'(h_t - theta)`` from a :mod:`surrogate <snnrepro.neurons.surrogate>`; the reset
+  path carries gradient unless ``detach_reset`` (hard: ``du_t/do_t = v_reset - h_t``; soft: ``-theta``).
+* ``"bpsa"`` - Eq. 9: ``do_t/dh_t = 1/h_t`` where the neuron fired, 0 elsewhere (forward still 1).
+* ``"bpsa_bpta"`` - Eq. 9 and Eq. 10: additionally a residual temporal path across spikes,
+  ``du_t/do_t += alpha``, so ``dh_{t+1}/dh_t = lambda [(1 - o_t) + alpha do_t/dh_t]``.  The authors'
+  code realises it as ``u_t += alpha (o_t - o_t.detach())`` (zero in the forward pass).
+* ``"bpta"`` - the residual path with the plain surrogate derivative (not in the paper; an ablation).
+
+The paper's modes use ``detach_reset=True`` for BPSA/BPSA+BPTA (the authors reset with a
+``where``-select, which carries no gradient through ``o``) and ``detach_reset=False`` for the
+baseline (``u = lambda h (1 - o)``).  :data:`GRADIENT_MODES` maps the spec names
+``baseline | bpsa | bpsa_bpta`` to these settings.
+
+Full backward (what :class:`LIFFunction` computes; ``D_t = do_t/dh_t``, ``a_t = du_t/dh_t|_o``,
+``b_t = du_t/do_t``, ``r_t`` = refractory mask)::
+
+    dL/du_{t}   = (lambda (1 - r_{t+1}) + r_{t+1}) dL/dh_{t+1}
+    dL/dh_t     = (dL/do_t + dL/du_t * b_t) * D_t + dL/du_t * a_t
+    dL/dx_t     = (1 - r_t) dL/dh_t
+
+API (``x_seq`` is ``[T, B, ...]``; synaptic layers are applied to ``[T*B, ...]`` outside)::
+
+    lif_multistep(x_seq, decay=0.9, threshold=0.5, reset="hard", v_reset=0.0, detach_reset=False,
+                  refractory=0, surrogate="rectangular", adjust="none", alpha=0.2, v_init=None,
+                  return_membrane=False, backend="fused") -> spikes [T, B, ...]  (or (spikes, h))
+    LIF(**same keyword arguments) -> nn.Module, forward(x_seq) -> spikes
+    LIFConfig(...)                  -> the frozen settings object both use
+    GRADIENT_MODES["baseline" | "bpsa" | "bpsa_bpta"] -> dict(adjust=..., detach_reset=...)
+
+``backend="fused"`` (default) runs the whole time loop in one ``autograd.Function`` that saves only
+the pre-reset membrane ``h`` (and reuses the output spikes), and computes the backward above in place;
+``backend="autograd"`` is the same forward written step by step with ordinary autograd (the
+BPSA/BPTA authors' construction ``o = where(h >= theta, h, 0) / h.detach()``), the reference the
+tests compare against.  ``h`` returned with ``return_membrane`` carries no gradient.
+
+Settings the other families use: BRP-SNN - ``decay=0.2, threshold=0.5, reset="hard", v_reset=0,
+refractory=1, surrogate={"name": "rectangular", "width": 1.0}``; IIR-SNN's plain-LIF comparison -
+``surrogate={"name": "gaussian", "sigma": 0.4}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from snnrepro.neurons.surrogate import Surrogate, build_surrogate
+
+ADJUSTMENTS = ("none", "bpsa", "bpta", "bpsa_bpta")
+RESETS = ("hard", "soft", "none")
+BACKENDS = ("fused", "autograd")
+
+GRADIENT_MODES: dict[str, dict[str, Any]] = {
+    "baseline": {"adjust": "none", "detach_reset": False},
+    "bpsa": {"adjust": "bpsa", "detach_reset": True},
+    "bpsa_bpta": {"adjust": "bpsa_bpta", "detach_reset": True},
+}
+"""Spec names (``model.params.gradient``) of the BPSA/BPTA paper's three training modes (Tables 4, 6)."""
+
+
+@dataclass(frozen=True)
+class LIFConfig:
+    """Validated settings of a multi-step LIF population (see the module docstring for each)."""
+
+    decay: float = 0.9
+    threshold: float = 0.5
+    reset: str = "hard"
+    v_reset: float = 0.0
+    detach_reset: bool = False
+    refractory: int = 0
+    surrogate: Surrogate = field(default_factory=lambda: build_surrogate(None))
+    adjust: str = "none"
+    alpha: float = 0.2
+    v_init: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "surrogate", build_surrogate(self.surrogate))
+        if self.reset not in RESETS:
+            raise ValueError(f"LIF: reset must be one of {RESETS}, got {self.reset!r}")
+        if self.adjust not in ADJUSTMENTS:
+            raise ValueError(f"LIF: adjust must be one of {ADJUSTMENTS}, got {self.adjust!r}")
+        if not 0.0 <= float(self.decay) <= 1.0:
+            raise ValueError(f"LIF: decay (lambda) must lie in [0, 1], got {self.decay}")
+        if int(self.refractory) != self.refractory or self.refractory < 0:
+            raise ValueError(f"LIF: refractory must be a non-negative integer number of steps, got {self.refractory}")
+        if self.adjust in ("bpsa", "bpsa_bpta") and not self.threshold > 0:
+            raise ValueError(f"LIF: BPSA (do/du = 1/u) needs a positive threshold, got {self.threshold}")
+        if self.reset == "hard" and self.refractory and self.v_reset >= self.threshold:
+            raise ValueError("LIF: v_reset must lie below the threshold")
+        object.__setattr__(self, "decay", float(self.decay))
+        object.__setattr__(self, "threshold", float(self.threshold))
+        object.__setattr__(self, "v_reset", float(self.v_reset))
+        object.__setattr__(self, "alpha", float(self.alpha))
+        object.__setattr__(self, "refractory", int(self.refractory))
+
+    @property
+    def initial(self) -> float:
+        if self.v_init is not None:
+            return float(self.v_init)
+        return self.v_reset if self.reset == "hard" else 0.0
+
+    @property
+    def bpsa(self) -> bool:
+        return self.adjust in ("bpsa", "bpsa_bpta")
+
+    @property
+    def residual(self) -> float:
+        """BPTA's alpha, or 0 when the residual temporal path is off."""
+        return self.alpha if self.adjust in ("bpta", "bpsa_bpta") else 0.0
+
+
+def _refractory_mask(spikes: torch.Tensor, t: int, steps: int) -> torch.Tensor | None:
+    """1 where the neuron fired within the last ``steps`` steps before ``t`` (as ``spikes.dtype``)."""
+    if steps == 0 or t == 0:
+        return None
+    return spikes[max(0, t - steps) : t].amax(0)
+
+
+class LIFFunction(torch.autograd.Function):
+    """The whole LIF time loop as one autograd node (forward and backward in the module docstring)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, cfg: LIFConfig) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        steps = x.shape[0]
+        h_all = torch.empty_like(x)
+        o_all = torch.empty_like(x)
+        lam, theta, vr = cfg.decay, cfg.threshold, cfg.v_reset
+        u: torch.Tensor | float = cfg.initial
+        for t in range(steps):
+            h = h_all[t]
+            if isinstance(u, float):
+                torch.add(x[t], lam * u, out=h)
+            else:
+                torch.add(x[t], u, alpha=lam, out=h)
+            r = _refractory_mask(o_all, t, cfg.refractory)
+            if r is not None:
+                torch.where(r.bool(), u, h, out=h)
+            o = o_all[t]
+            torch.ge(h, theta, out=o)
+            if r is not None:
+                o.mul_(1.0 - r)
+            if cfg.reset == "hard":
+                u = torch.addcmul(h, o, h, value=-1.0)  # h (1 - o)
+                if vr != 0.0:
+                    u.add_(o, alpha=vr)
+            elif cfg.reset == "soft":
+                u = torch.add(h, o, alpha=-theta)
+            else:
+                u = h
+        ctx.cfg = cfg
+        ctx.save_for_backward(h_all, o_all)
+        ctx.mark_non_differentiable(h_all)
+        return o_all, h_all
+
+    @staticmethod
+    def backward(ctx: Any, grad_o: torch.Tensor, _grad_h: torch.Tensor | None) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        cfg: LIFConfig = ctx.cfg
+        h_all, o_all = ctx.saved_tensors
+        lam, theta, vr, alpha = cfg.decay, cfg.threshold, cfg.v_reset, cfg.residual
+        grad_x = torch.empty_like(h_all)
+        if grad_o is None:
+            grad_o = torch.zeros_like(h_all)
+        g_u: torch.Tensor | None = None  # dL/du_t arriving from step t+1
+        for t in range(h_all.shape[0] - 1, -1, -1):
+            h, o = h_all[t], o_all[t]
+            r = _refractory_mask(o_all, t, cfg.refractory)
+            # D_t = do_t / dh_t
+            if cfg.bpsa:
+                d = o / h.clamp_min(theta)  # 1/h where fired (h >= theta > 0), 0 elsewhere
+            else:
+                d = cfg.surrogate.grad(h - theta)
+                if r is not None:
+                    d.mul_(1.0 - r)
+            g_o = grad_o[t]
+            g_h = grad_x[t]
+            if g_u is None:
+                torch.mul(g_o, d, out=g_h)
+            else:
+                # b_t = du_t/do_t : reset path (unless detached) + BPTA residual
+                if not cfg.detach_reset and cfg.reset == "hard":
+                    b = (vr + alpha) - h
+                    g_tot = torch.addcmul(g_o, g_u, b)
+                elif not cfg.detach_reset and cfg.reset == "soft":
+                    g_tot = torch.add(g_o, g_u, alpha=alpha - theta)
+                elif alpha != 0.0:
+                    g_tot = torch.add(g_o, g_u, alpha=alpha)
+                else:
+                    g_tot = g_o
+                torch.mul(g_tot, d, out=g_h)
+                # a_t = du_t/dh_t with o held: (1 - o) for hard reset, 1 otherwise
+                if cfg.reset == "hard":
+                    g_h.add_(g_u).addcmul_(g_u, o, value=-1.0)
+                else:
+                    g_h.add_(g_u)
+            if r is None:
+                g_u = g_h * lam
+            else:
+                g_u = g_h * (lam + (1.0 - lam) * r)
+                g_h.mul_(1.0 - r)  # dL/dx_t = (1 - r_t) dL/dh_t  (g_h is stored as grad_x[t])
+        return grad_x, None
+
+
+def _lif_autograd(x: torch.Tensor, cfg: LIFConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference: the same forward step by step, gradients by ordinary autograd."""
+    lam, theta = cfg.decay, cfg.threshold
+    u: torch.Tensor | float = cfg.initial
+    outs, hs = [], []
+    fired: list[torch.Tensor] = []
+    for t in range(x.shape[0]):
+        h = lam * u + x[t]
+        r = None
+        if cfg.refractory and t > 0:
+            r = torch.stack(fired[max(0, t - cfg.refractory) : t]).amax(0)
+            h = torch.where(r.bool(), u, h)
+        if cfg.bpsa:  # the authors' construction: forward 1, backward 1/h where fired
+            o = torch.where(h >= theta, h, torch.zeros_like(h)) / h.detach().clamp_min(theta)
+        else:
+            o = cfg.surrogate.spike(h - theta)
+        if r is not None:
+            o = o * (1.0 - r)
+        o_reset = o.detach() if cfg.detach_reset else o
+        if cfg.reset == "hard":
+            u = h * (1.0 - o_reset) + cfg.v_reset * o_reset
+        elif cfg.reset == "soft":
+            u = h - theta * o_reset
+        else:
+            u = h
+        if cfg.residual:
+            u = u + cfg.residual * (o - o.detach())
+        fired.append(o.detach())
+        outs.append(o)
+        hs.append(h.detach())
+    return torch.stack(outs), torch.stack(hs)
+
+
+def lif_multistep(
+    x_seq: torch.Tensor,
+    *,
+    decay: float = 0.9,
+    threshold: float = 0.5,
+    reset: str = "hard",
+    v_reset: float = 0.0,
+    detach_reset: bool = False,
+    refractory: int = 0,
+    surrogate: str | dict[str, Any] | Surrogate | None = "rectangular",
+    adjust: str = "none",
+    alpha: float = 0.2,
+    v_init: float | None = None,
+    return_membrane: bool = False,
+    backend: str = "fused",
+    config: LIFConfig | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Spikes ``[T, B, ...]`` of a LIF population driven by input currents ``x_seq`` ``[T, B, ...]``.
+
+    Keyword arguments as in the module docstring; ``config`` (a :class:`LIFConfig`) replaces them all.
+    With ``return_membrane`` also returns the pre-reset membrane ``h`` ``[T, B, ...]`` (no gradient).
+    """
+    cfg = config or LIFConfig(
+        decay=decay,
+        threshold=threshold,
+        reset=reset,
+        v_reset=v_reset,
+        detach_reset=detach_reset,
+        refractory=refractory,
+        surrogate=build_surrogate(surrogate),
+        adjust=adjust,
+        alpha=alpha,
+        v_init=v_init,
+    )
+    if x_seq.dim() < 2:
+        raise ValueError(f"lif_multistep: expected [T, B, ...] input, got shape {tuple(x_seq.shape)}")
+    if backend == "fused":
+        spikes, h = LIFFunction.apply(x_seq.contiguous(), cfg)
+    elif backend == "autograd":
+        spikes, h = _lif_autograd(x_seq, cfg)
+    else:
+        raise ValueError(f"lif_multistep: backend must be one of {BACKENDS}, got {backend!r}")
+    return (spikes, h) if return_membrane else spikes
+
+
+class LIF(nn.Module):
+    """Multi-step LIF layer ``[T, B, ...] -> spikes [T, B, ...]`` (equations in the module docstring).
+
+    Keyword arguments are those of :func:`lif_multistep` (``backend`` and the :class:`LIFConfig` fields).
+    Analyses read firing rates with forward hooks on these modules (``snnrepro.metrics.energy``).
+    """
+
+    def __init__(self, backend: str = "fused", **kwargs: Any) -> None:
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"LIF: backend must be one of {BACKENDS}, got {backend!r}")
+        self.cfg = LIFConfig(**kwargs)
+        self.backend = backend
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        spikes = lif_multistep(x_seq, config=self.cfg, backend=self.backend)
+        return spikes  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (
+            f"decay={c.decay:g}, threshold={c.threshold:g}, reset={c.reset}, v_reset={c.v_reset:g}, "
+            f"detach_reset={c.detach_reset}, refractory={c.refractory}, surrogate={c.surrogate!r}, "
+            f"adjust={c.adjust}" + (f", alpha={c.alpha:g}" if c.residual else "") + f", backend={self.backend}"
+        )
