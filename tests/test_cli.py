@@ -106,3 +106,11 @@ def test_unwritable_results_folder_fails_fast(env: dict[str, Path]) -> None:
 def test_data_check_lists_digits_present(env: dict[str, Path]) -> None:
     res = invoke("data", "check")
     assert res.exit_code == 0 and "digits" in res.stdout and "present" in res.stdout
+
+
+def test_bench_writes_a_machine_stamped_report(env: dict[str, Path]) -> None:
+    res = invoke("bench", "rsn", "--quick", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    md = (env["results"] / "bench" / "bench-rsn-cpu-quick.md").read_text()
+    assert "torch:" in md and "allocator:" in md and "| rsn | RSN 784-400-10" in md and "x |" in md
+    assert invoke("bench", "no-such-bench").exit_code == 2

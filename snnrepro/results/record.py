@@ -37,6 +37,12 @@ def artifacts_dir(root: Path, spec_id: str, profile: str, seed: int) -> Path:
 
 
 def git_commit() -> str:
+    """``HEAD`` (+dirty) of the checkout, else ``$SNNREPRO_GIT_COMMIT`` (a copy without .git), else unknown."""
+    commit = _git_head()
+    return os.environ.get("SNNREPRO_GIT_COMMIT", commit) if commit == "unknown" else commit
+
+
+def _git_head() -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
