@@ -159,7 +159,9 @@ def build(
     theta: float | None = None,
     v_th: float = 1.0,
     sigma: float = 0.4,
+    surrogate: str | dict[str, Any] | None = None,
     detach_reset: bool = False,
+    reset_scale: float = 1.0,
     train_kernel: bool = True,
     kernel_param: str = "direct",
     bias: bool = False,
@@ -180,12 +182,15 @@ def build(
     ``kernel_param`` ``direct`` (paper) | ``poles`` (stable: real poles in (0, 1) via sigmoid).
     Neuron: ``lam`` (lambda of Eq. 5a, default :func:`default_lambda`), reset filter ``theta``
     (default ``e^{-1/tau_r}``, ``tau_r`` default ``tau_m`` as in the authors' code; the paper leaves
-    ``tau_r`` open), ``v_th``, surrogate ``sigma`` (Eq. 19; 0.4 in the authors' code),
-    ``detach_reset`` cuts the reset path out of BPTT (the paper keeps it, Eq. 11-12).  ``bias`` adds a
+    ``tau_r`` open), ``v_th``, surrogate ``sigma`` (Eq. 19's erfc = the core's ``gaussian``; 0.4 in the
+    authors' code) or another registered ``surrogate``; ``detach_reset`` cuts the reset path out of BPTT
+    (the paper keeps it, Eq. 11-12); ``reset_scale`` scales the reset impulse (1 = the paper's ``V_th``;
+    ``lam`` with ``theta = 0`` gives the core's soft-reset LIF).  ``bias`` adds a
     bias to Eq. 5b (the authors' code has one, the paper's equation not).  ``input_time_axis``: where
     the loader's sample keeps time (null: static, the encoder adds T; 0: frames ``[T, ...]``; -1: time
     last).  ``weight_gain`` multiplies PyTorch's default (Kaiming-uniform) weight init -- the paper gives no
-    init, and with ``v_th = 1`` and a PSP peak of ~0.47 the default is too weak to make deep layers fire.  ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
+    init, and with ``v_th = 1`` and a PSP peak of ~0.47 the default is too weak to make deep layers fire.
+    ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
     :class:`snnrepro.metrics.van_rossum.PatternMemoryReadout`).
     """
     if padding not in ("same", "valid"):
@@ -215,7 +220,8 @@ def build(
 
     def neuron() -> IIRNeuron:
         try:
-            return IIRNeuron(lam_v, theta_v, v_th, sigma, detach_reset)
+            sg = surrogate if surrogate is not None else {"name": "gaussian", "sigma": sigma}
+            return IIRNeuron(lam_v, theta_v, v_th, sg, detach_reset, reset_scale)
         except ValueError as exc:
             raise ArchError(str(exc)) from None
 

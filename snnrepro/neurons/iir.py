@@ -28,7 +28,8 @@ The paper's Eq. 4c delays the input by one step (``beta x[t-1]``, ``d = 1``); th
 the current input (``d = 0``).  ``delay`` selects either; the default is the paper's.
 
 Spikes use the erfc spike probability as surrogate (Eq. 18-19): forward ``U(V - V_th)``, backward
-``dU/dV ~ exp(-(V - V_th)^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)``.
+``dU/dV ~ exp(-(V - V_th)^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)`` -- the shared core's registered
+``gaussian`` surrogate (:mod:`snnrepro.neurons.surrogate`); any other registered surrogate can be named.
 
 Trainable filter coefficients (Eq. 15-17) come from autograd through the recursion.  ``kernel_param``
 chooses how they are parametrised: ``direct`` (the paper and the authors' code: ``alpha``, ``beta`` are
@@ -45,35 +46,21 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from snnrepro.neurons.surrogate import Surrogate, build_surrogate
+
 PRESETS = ("dual_exp", "alpha", "lif", "custom")
 KERNEL_PARAMS = ("direct", "poles")
 
 
 # --------------------------------------------------------------------------- surrogate (Eq. 18-19)
-class ErfcSpike(torch.autograd.Function):
-    """Heaviside forward (Eq. 5f); derivative of the erfc spike probability (Eq. 18-19) backward."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, sigma: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        ctx.sigma = sigma
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        s = ctx.sigma
-        return grad * torch.exp(-0.5 * (x / s) ** 2) / (math.sqrt(2.0 * math.pi) * s), None
-
-
-def erfc_spike(x: torch.Tensor, sigma: float = 0.4) -> torch.Tensor:
-    """``U(x)`` with gradient ``N(x; 0, sigma)``, ``x = V - V_th`` (Eq. 18-19)."""
-    return ErfcSpike.apply(x, sigma)
-
-
 def spike_probability(v: torch.Tensor, v_th: float, sigma: float) -> torch.Tensor:
-    """Eq. 18: ``P(v) = erfc((V_th - v) / (sqrt(2) sigma)) / 2`` (its derivative is the surrogate)."""
+    """Eq. 18: ``P(v) = erfc((V_th - v) / (sqrt(2) sigma)) / 2``; its derivative (Eq. 19) is the surrogate."""
     return 0.5 * torch.erfc((v_th - v) / (math.sqrt(2.0) * sigma))
+
+
+def erfc_surrogate(sigma: float = 0.4) -> Surrogate:
+    """The shared core's ``gaussian`` surrogate: Heaviside forward, Eq. 19 backward."""
+    return build_surrogate({"name": "gaussian", "sigma": sigma})
 
 
 # --------------------------------------------------------------------------- presets
@@ -214,8 +201,7 @@ class SynapseFilter(nn.Module):
             return u
         alpha = self.alpha.to(x.dtype)
         hist: list[torch.Tensor] = []
-        for t in range(steps):
-            f = u[t]
+        for t, f in enumerate(u.unbind(0)):  # unbind: one backward for all steps (indexing would zero-fill T times)
             for p in range(1, min(self.order_p, t) + 1):
                 f = f + alpha[p - 1] * hist[t - p]
             hist.append(f)
@@ -238,24 +224,30 @@ def iir_neuron(
     lam: float,
     theta: float,
     v_th: float = 1.0,
-    sigma: float = 0.4,
+    surrogate: Surrogate | None = None,
     detach_reset: bool = False,
+    reset_scale: float = 1.0,
     return_membrane: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Spikes ``O[T, B, ...]`` of Eq. 5a/5c/5e for the weighted input ``I[T, B, ...]`` (zero initial state).
 
-    ``V[t] = lam V[t-1] + I[t] - v_th R[t]``, ``R[t] = theta R[t-1] + O[t-1]``, ``O[t] = U(V[t] - v_th)``.
+    ``V[t] = lam V[t-1] + I[t] - reset_scale v_th R[t]``, ``R[t] = theta R[t-1] + O[t-1]``,
+    ``O[t] = U(V[t] - v_th)`` with ``surrogate`` (default: Eq. 19, sigma 0.4) in the backward pass.
+    ``reset_scale`` is 1 in the paper (a reset impulse of size ``V_th``); ``reset_scale = lam`` with
+    ``theta = 0`` turns the neuron into the soft-reset LIF ``V[t] = lam (V[t-1] - v_th O[t-1]) + I[t]``.
     Gradients flow through the reset path (Eq. 11-12) unless ``detach_reset``.  With
     ``return_membrane`` also ``V[T, B, ...]``.
     """
+    sg = surrogate if surrogate is not None else erfc_surrogate()
+    amp = reset_scale * v_th
     v = torch.zeros_like(current[0])
     r = torch.zeros_like(current[0])
     o = torch.zeros_like(current[0])
     out, mem = [], []
-    for t in range(current.shape[0]):
+    for i_t in current.unbind(0):
         r = theta * r + (o.detach() if detach_reset else o)
-        v = lam * v + current[t] - v_th * r
-        o = erfc_spike(v - v_th, sigma)
+        v = lam * v + i_t - amp * r
+        o = sg.spike(v - v_th)
         out.append(o)
         if return_membrane:
             mem.append(v)
@@ -264,20 +256,28 @@ def iir_neuron(
 
 
 class IIRNeuron(nn.Module):
-    """Module form of :func:`iir_neuron` with fixed ``lam`` (lambda), ``theta``, ``v_th``, ``sigma``."""
+    """Module form of :func:`iir_neuron` with fixed ``lam`` (lambda), ``theta``, ``v_th`` and surrogate."""
 
     def __init__(
-        self, lam: float, theta: float, v_th: float = 1.0, sigma: float = 0.4, detach_reset: bool = False
+        self,
+        lam: float,
+        theta: float,
+        v_th: float = 1.0,
+        surrogate: str | dict | Surrogate | None = None,
+        detach_reset: bool = False,
+        reset_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        if sigma <= 0:
-            raise ValueError(f"iir: surrogate sigma must be positive, got {sigma}")
         if v_th <= 0:
             raise ValueError(f"iir: threshold v_th must be positive, got {v_th}")
-        self.lam, self.theta, self.v_th, self.sigma, self.detach_reset = lam, theta, v_th, sigma, detach_reset
+        self.lam, self.theta, self.v_th = float(lam), float(theta), float(v_th)
+        self.surrogate = build_surrogate(surrogate) if surrogate is not None else erfc_surrogate()
+        self.detach_reset, self.reset_scale = detach_reset, float(reset_scale)
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
-        return iir_neuron(current, self.lam, self.theta, self.v_th, self.sigma, self.detach_reset)  # type: ignore[return-value]
+        return iir_neuron(  # type: ignore[return-value]
+            current, self.lam, self.theta, self.v_th, self.surrogate, self.detach_reset, self.reset_scale
+        )
 
     def extra_repr(self) -> str:
-        return f"lambda={self.lam:.4g}, theta={self.theta:.4g}, v_th={self.v_th:g}, sigma={self.sigma:g}"
+        return f"lambda={self.lam:.4g}, theta={self.theta:.4g}, v_th={self.v_th:g}, surrogate={self.surrogate}"
