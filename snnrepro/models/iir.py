@@ -168,6 +168,7 @@ def build(
     padding: str = "same",
     input_time_axis: int | None = None,
     weight_gain: float = 1.0,
+    input_pool: int = 1,
     readout: str = "counts",
     memory: dict[str, Any] | None = None,
 ) -> nn.Module:
@@ -190,6 +191,8 @@ def build(
     the loader's sample keeps time (null: static, the encoder adds T; 0: frames ``[T, ...]``; -1: time
     last).  ``weight_gain`` multiplies PyTorch's default (Kaiming-uniform) weight init -- the paper gives no
     init, and with ``v_th = 1`` and a PSP peak of ~0.47 the default is too weak to make deep layers fire.
+    ``input_pool`` max-pools the input spike maps by that factor before the first layer (a spike where any
+    pixel of the window spiked; used to bring 128x128 DVS frames to a size the paper's small CNN can take).
     ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
     :class:`snnrepro.metrics.van_rossum.PatternMemoryReadout`).
     """
@@ -211,7 +214,14 @@ def build(
         raise ArchError(f"iir: lam and theta must lie in [0, 1], got lam={lam_v}, theta={theta_v}")
 
     shape = step_shape_of(input_shape, input_time_axis)
-    cur, layers = split_input(parse_arch(arch), shape)
+    stages = nn.Sequential()
+    pooled = shape
+    if int(input_pool) != 1:
+        if int(input_pool) < 1 or len(shape) != 3 or shape[1] < input_pool or shape[2] < input_pool:
+            raise ArchError(f"iir: input_pool {input_pool} needs [C, H, W] maps at least that large, got {shape}")
+        stages.append(StepwiseOp(nn.MaxPool2d(int(input_pool))))
+        pooled = (shape[0], shape[1] // int(input_pool), shape[2] // int(input_pool))
+    cur, layers = split_input(parse_arch(arch), pooled)
     syn = [ly for ly in layers if isinstance(ly, Conv | Dense)]
     if not syn or not isinstance(layers[-1], Dense):
         raise ArchError(f"iir: {arch!r} must end with a dense output layer")
@@ -231,7 +241,6 @@ def build(
         except ValueError as exc:
             raise ArchError(str(exc)) from None
 
-    stages = nn.Sequential()
     cur = tuple(cur)
     for ly in layers:
         if isinstance(ly, Conv):
