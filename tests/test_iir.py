@@ -262,3 +262,39 @@ def test_lif_current_encoder() -> None:
     lam = math.exp(-1 / 4)
     n_first = next(n for n in range(1, 20) if 0.5 * (1 - lam**n) / (1 - lam) >= 1.0)
     assert int(raw[:, 0, 0].nonzero()[0]) == n_first - 1
+
+
+def test_analyses_write_figures_and_metrics(tmp_path) -> None:
+    """assoc_memory (Fig. 3-4, Eq. 8 distances, recovery) and iir_kernels (Fig. 5) on a tiny trained-free net."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from snnrepro.encoders.events import Events
+    from snnrepro.metrics.assoc_memory import run as assoc_run
+    from snnrepro.metrics.assoc_memory import spike_recovery
+    from snnrepro.metrics.iir_kernels import run as kernels_run
+
+    torch.manual_seed(0)
+    b = AssocPatternsSource().load(None, False, train_size=8, test_size=12, steps=40)
+    net = build("300-30-300", (40, 300), 10, input_time_axis=0, readout="pattern_distance", weight_gain=7.0)
+    model = nn.Sequential()
+    model.add_module("encoder", Events())
+    model.add_module("net", net)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.net.stages[0].synapse.beta.mul_(1.5)  # a "learned" kernel differs from the initial one
+    loader = DataLoader(b.test, batch_size=6)
+    m = assoc_run(model, loader, torch.device("cpu"), tmp_path, initial_state=initial)
+    assert m["samples"] == 12 and m["distance_input"] > 0 and 0 <= m["recovered_tol2"] <= 1
+    for name in ("fig3_rasters.png", "fig4_hidden_rates.png", "hidden_rates.csv", "assoc_metrics.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    k = kernels_run(model, loader, torch.device("cpu"), tmp_path, steps=20, initial_state=initial)
+    assert k["layer1_rel_change"] == pytest.approx(0.5, rel=1e-5) and k["layer2_rel_change"] < 1e-6
+    assert (tmp_path / "fig5_kernels.png").exists()
+    # recovery counts: one of two target spikes matched exactly, both within +-1
+    out = torch.zeros(10, 1, 1)
+    tgt = torch.zeros(10, 1, 1)
+    out[3] = out[7] = 1
+    tgt[3] = tgt[6] = 1
+    assert spike_recovery(out, tgt, 0)[:2] == (1.0, 2.0)
+    assert spike_recovery(out, tgt, 1)[:2] == (2.0, 2.0)
