@@ -107,26 +107,29 @@ class _SmoothErfc(Gaussian):
         return self.primitive(v)
 
 
-def _small_net(kernel_param: str) -> torch.nn.Module:
+def _small_net(kernel_param: str, backend: str = "fused", smooth: bool = True) -> torch.nn.Module:
     torch.manual_seed(3)
     net = build(
-        "6-5-3", (6,), 3, preset="dual_exp", tau_m=4.0, tau_s=1.0, lam=0.5, weight_gain=4.0, kernel_param=kernel_param
+        "6-5-3", (6,), 3, preset="dual_exp", tau_m=4.0, tau_s=1.0, lam=0.5, weight_gain=4.0,
+        kernel_param=kernel_param, backend=backend,
     ).double()
     for layer in net.stages:
-        if isinstance(layer, IIRLayer):
+        if isinstance(layer, IIRLayer) and smooth:
             layer.neuron.surrogate = _SmoothErfc(sigma=0.4)
+            layer.neuron.backend = "autograd"  # the smooth forward lives in the surrogate's spike()
     return net
 
 
+@pytest.mark.parametrize("backend", ["fused", "autograd"])
 @pytest.mark.parametrize("kernel_param", ["direct", "poles"])
-def test_gradients_match_finite_differences_on_smooth_path(kernel_param: str) -> None:
+def test_gradients_match_finite_differences_on_smooth_path(kernel_param: str, backend: str) -> None:
     """Eq. 14-17 by BPTT vs central differences (float64) for weights and alpha/beta (or pole logits).
 
     Compared: d(loss)/d(theta) where the Heaviside of Eq. 5f is replaced by the erfc spike probability
     P(v) of Eq. 18 in the forward pass as well, i.e. exactly the function whose derivative the surrogate
     (Eq. 19) uses; the time recursion, the reset path (Eq. 11-12) and the filter recursion are the model's own.
     """
-    net = _small_net(kernel_param)
+    net = _small_net(kernel_param, backend)
     x = (torch.rand(8, 2, 6, generator=torch.Generator().manual_seed(1)) < 0.5).double()
     y = torch.tensor([0, 2])
 
@@ -153,14 +156,35 @@ def test_gradients_match_finite_differences_on_smooth_path(kernel_param: str) ->
             assert abs(float(p.grad.view(-1)[i]) - fd) < 1e-6 + 1e-5 * abs(fd), (name, i, fd)
 
 
-def test_coefficient_gradient_equals_exact_recursion() -> None:
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_fused_backend_equals_autograd_reference(detach_reset: bool) -> None:
+    """Fused filter + neuron (adjoint backward) == step-by-step autograd: spikes and every gradient."""
+    x = (torch.rand(12, 3, 6, generator=torch.Generator().manual_seed(2)) < 0.5).double()
+    y = torch.tensor([0, 1, 2])
+    grads, outs = [], []
+    for backend in ("fused", "autograd"):
+        net = _small_net("direct", backend, smooth=False)
+        for layer in net.stages:
+            if isinstance(layer, IIRLayer):
+                layer.neuron.detach_reset = detach_reset
+        out = net(x)
+        F.cross_entropy(out, y).backward()
+        outs.append(out)
+        grads.append({n: p.grad.clone() for n, p in net.named_parameters()})
+    assert outs[0].sum() > 0 and torch.equal(outs[0], outs[1])
+    for name, g in grads[0].items():
+        assert torch.allclose(g, grads[1][name], atol=1e-12), name
+
+
+@pytest.mark.parametrize("backend", ["fused", "autograd"])
+def test_coefficient_gradient_equals_exact_recursion(backend: str) -> None:
     """dI/d alpha_p, dI/d beta_q: autograd vs forward sensitivities dF[t]/dc = direct term + sum_r alpha_r dF[t-r]/dc.
 
     The paper's Eq. 16-17 are the first two terms of this recursion; autograd gives the exact sum.
     """
     torch.manual_seed(0)
     a, b = [1.2, -0.35], [0.1, 0.4]
-    f = SynapseFilter((1,), a, b).double()
+    f = SynapseFilter((1,), a, b, backend=backend).double()
     x = (torch.rand(30, 1, 1) < 0.4).double()
     g = torch.randn(30, 1, 1, dtype=torch.float64)  # dL/dF[t]
     (f(x) * g).sum().backward()

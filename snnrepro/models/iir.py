@@ -169,6 +169,7 @@ def build(
     input_time_axis: int | None = None,
     weight_gain: float = 1.0,
     input_pool: int = 1,
+    backend: str = "fused",
     readout: str = "counts",
     memory: dict[str, Any] | None = None,
 ) -> nn.Module:
@@ -193,6 +194,8 @@ def build(
     init, and with ``v_th = 1`` and a PSP peak of ~0.47 the default is too weak to make deep layers fire.
     ``input_pool`` max-pools the input spike maps by that factor before the first layer (a spike where any
     pixel of the window spiked; used to bring 128x128 DVS frames to a size the paper's small CNN can take).
+    ``backend`` ``fused`` (one autograd Function per filter/neuron with the adjoint backward) or
+    ``autograd`` (step-by-step reference; the tests check they agree).
     ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
     :class:`snnrepro.metrics.van_rossum.PatternMemoryReadout`).
     """
@@ -231,13 +234,13 @@ def build(
     def neuron() -> IIRNeuron:
         try:
             sg = surrogate if surrogate is not None else {"name": "gaussian", "sigma": sigma}
-            return IIRNeuron(lam_v, theta_v, v_th, sg, detach_reset, reset_scale)
+            return IIRNeuron(lam_v, theta_v, v_th, sg, detach_reset, reset_scale, backend)
         except ValueError as exc:
             raise ArchError(str(exc)) from None
 
     def synapse(shape_in: tuple[int, ...]) -> SynapseFilter:
         try:
-            return SynapseFilter(shape_in, a_coef, b_coef, trainable=train_kernel, kernel_param=kernel_param)
+            return SynapseFilter(shape_in, a_coef, b_coef, train_kernel, kernel_param, backend)
         except ValueError as exc:
             raise ArchError(str(exc)) from None
 

@@ -50,6 +50,7 @@ from snnrepro.neurons.surrogate import Surrogate, build_surrogate
 
 PRESETS = ("dual_exp", "alpha", "lif", "custom")
 KERNEL_PARAMS = ("direct", "poles")
+BACKENDS = ("fused", "autograd")
 
 
 # --------------------------------------------------------------------------- surrogate (Eq. 18-19)
@@ -136,6 +137,110 @@ def real_poles(alpha: Sequence[float]) -> list[float]:
     return sorted(float(r) for r in roots.real)
 
 
+# --------------------------------------------------------------------------- fused kernels (forward + adjoint backward)
+def _shift(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``y[t] = x[t - k]`` (zeros before the start; ``k < 0`` shifts the other way)."""
+    if k == 0:
+        return x
+    out = torch.zeros_like(x)
+    if abs(k) < x.shape[0]:
+        if k > 0:
+            out[k:] = x[:-k]
+        else:
+            out[:k] = x[-k:]
+    return out
+
+
+class _SynapseFilterFn(torch.autograd.Function):
+    """Eq. 5d in one Function: forward recursion, backward by the adjoint (time-reversed) recursion.
+
+    ``a[t] = dL/dF[t] + sum_p alpha_p a[t+p]``;  ``dL/dx[t] = sum_q beta_q a[t+q]``;
+    ``dL/dalpha_p = sum_{t,b} a[t] F[t-p]``;  ``dL/dbeta_q = sum_{t,b} a[t] x[t-q]`` (exact BPTT of Eq. 15-17).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        u = beta[0] * x
+        for q in range(1, beta.shape[0]):
+            u = u + beta[q] * _shift(x, q)
+        f = u
+        if alpha.shape[0]:
+            f = torch.empty_like(u)
+            for t in range(u.shape[0]):
+                acc = u[t].clone()
+                for p in range(1, min(alpha.shape[0], t) + 1):
+                    acc.add_(alpha[p - 1] * f[t - p])
+                f[t] = acc
+        ctx.save_for_backward(x, f, alpha, beta)
+        return f
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, f, alpha, beta = ctx.saved_tensors
+        steps, order_p = grad.shape[0], alpha.shape[0]
+        adj = grad
+        if order_p:
+            adj = torch.empty_like(grad)
+            for t in range(steps - 1, -1, -1):
+                acc = grad[t].clone()
+                for p in range(1, min(order_p, steps - 1 - t) + 1):
+                    acc.add_(alpha[p - 1] * adj[t + p])
+                adj[t] = acc
+        gx = ga = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = beta[0] * adj
+            for q in range(1, beta.shape[0]):
+                gx = gx + beta[q] * _shift(adj, -q)
+        if ctx.needs_input_grad[1] and order_p:
+            ga = torch.stack([(adj * _shift(f, p)).sum((0, 1)) for p in range(1, order_p + 1)])
+        elif ctx.needs_input_grad[1]:
+            ga = torch.zeros_like(alpha)
+        if ctx.needs_input_grad[2]:
+            gb = torch.stack([(adj * _shift(x, q)).sum((0, 1)) for q in range(beta.shape[0])])
+        return gx, ga, gb
+
+
+class _NeuronFn(torch.autograd.Function):
+    """Eq. 5a/5c/5e in one Function; backward by the adjoint recursion of Eq. 9-12.
+
+    With ``d[t] = g'(V[t] - V_th)`` (the surrogate): ``omega[t] = dL/dO[t] + rho[t+1]`` (reset path,
+    dropped with ``detach_reset``), ``nu[t] = omega[t] d[t] + lam nu[t+1]`` (= dL/dV[t] = dL/dI[t]),
+    ``rho[t] = theta rho[t+1] - amp nu[t]``.
+    """
+
+    @staticmethod
+    def forward(ctx, current, lam, theta, v_th, amp, sg, detach_reset):  # type: ignore[override]
+        v = torch.zeros_like(current[0])
+        r = torch.zeros_like(current[0])
+        o = torch.zeros_like(current[0])
+        mem = torch.empty_like(current)
+        out = torch.empty_like(current)
+        for t in range(current.shape[0]):
+            r = theta * r + o
+            v = lam * v + current[t] - amp * r
+            o = (v >= v_th).to(current.dtype)
+            mem[t], out[t] = v, o
+        ctx.save_for_backward(mem)
+        ctx.cfg = (lam, theta, v_th, amp, sg, detach_reset)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (mem,) = ctx.saved_tensors
+        lam, theta, v_th, amp, sg, detach_reset = ctx.cfg
+        d = sg.grad(mem - v_th)
+        g_cur = torch.empty_like(grad)
+        nu = torch.zeros_like(grad[0])
+        rho = torch.zeros_like(grad[0])
+        for t in range(grad.shape[0] - 1, -1, -1):
+            omega = grad[t] if detach_reset else grad[t] + rho
+            nu = omega * d[t] + lam * nu
+            rho = theta * rho - amp * nu
+            g_cur[t] = nu
+        return g_cur, None, None, None, None, None, None
+
+
+
 # --------------------------------------------------------------------------- synapse filter (Eq. 5d)
 class SynapseFilter(nn.Module):
     """Eq. 5d per presynaptic element: ``F[t] = sum_p alpha_p F[t-p] + sum_q beta_q x[t-q]``.
@@ -152,8 +257,12 @@ class SynapseFilter(nn.Module):
         beta: Sequence[float],
         trainable: bool = True,
         kernel_param: str = "direct",
+        backend: str = "fused",
     ) -> None:
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"iir: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
         if kernel_param not in KERNEL_PARAMS:
             raise ValueError(f"iir: kernel_param must be one of {', '.join(KERNEL_PARAMS)}, got {kernel_param!r}")
         if not beta:
@@ -191,6 +300,8 @@ class SynapseFilter(nn.Module):
             raise ValueError(f"iir synapse filter expects [T, B, {self.shape}], got {tuple(x.shape)}")
         if self.identity:
             return x
+        if self.backend == "fused":
+            return _SynapseFilterFn.apply(x, self.alpha.to(x.dtype), self.beta.to(x.dtype))
         steps = x.shape[0]
         beta = self.beta.to(x.dtype)
         u = beta[0] * x  # feed-forward part for all steps at once
@@ -228,6 +339,7 @@ def iir_neuron(
     detach_reset: bool = False,
     reset_scale: float = 1.0,
     return_membrane: bool = False,
+    backend: str = "autograd",
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Spikes ``O[T, B, ...]`` of Eq. 5a/5c/5e for the weighted input ``I[T, B, ...]`` (zero initial state).
 
@@ -236,10 +348,13 @@ def iir_neuron(
     ``reset_scale`` is 1 in the paper (a reset impulse of size ``V_th``); ``reset_scale = lam`` with
     ``theta = 0`` turns the neuron into the soft-reset LIF ``V[t] = lam (V[t-1] - v_th O[t-1]) + I[t]``.
     Gradients flow through the reset path (Eq. 11-12) unless ``detach_reset``.  With
-    ``return_membrane`` also ``V[T, B, ...]``.
+    ``return_membrane`` also ``V[T, B, ...]``.  ``backend``: ``autograd`` (step-by-step autograd, the
+    reference; honours a surrogate's own ``spike``) or ``fused`` (one Function with the adjoint backward).
     """
     sg = surrogate if surrogate is not None else erfc_surrogate()
     amp = reset_scale * v_th
+    if backend == "fused" and not return_membrane:
+        return _NeuronFn.apply(current, lam, theta, v_th, amp, sg, detach_reset)
     v = torch.zeros_like(current[0])
     r = torch.zeros_like(current[0])
     o = torch.zeros_like(current[0])
@@ -266,8 +381,12 @@ class IIRNeuron(nn.Module):
         surrogate: str | dict | Surrogate | None = None,
         detach_reset: bool = False,
         reset_scale: float = 1.0,
+        backend: str = "fused",
     ) -> None:
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"iir: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
         if v_th <= 0:
             raise ValueError(f"iir: threshold v_th must be positive, got {v_th}")
         self.lam, self.theta, self.v_th = float(lam), float(theta), float(v_th)
@@ -276,7 +395,8 @@ class IIRNeuron(nn.Module):
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         return iir_neuron(  # type: ignore[return-value]
-            current, self.lam, self.theta, self.v_th, self.surrogate, self.detach_reset, self.reset_scale
+            current, self.lam, self.theta, self.v_th, self.surrogate, self.detach_reset, self.reset_scale,
+            backend=self.backend,
         )
 
     def extra_repr(self) -> str:
