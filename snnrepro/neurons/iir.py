@@ -151,6 +151,13 @@ def _shift(x: torch.Tensor, k: int) -> torch.Tensor:
     return out
 
 
+def _lag_corr(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
+    """``sum_{t, batch} a[t] b[t - k]`` per element (``[*S]``)."""
+    if k >= a.shape[0]:
+        return torch.zeros_like(a[0, 0])
+    return (a[k:] * b[: a.shape[0] - k]).sum((0, 1))
+
+
 class _SynapseFilterFn(torch.autograd.Function):
     """Eq. 5d in one Function: forward recursion, backward by the adjoint (time-reversed) recursion.
 
@@ -165,12 +172,11 @@ class _SynapseFilterFn(torch.autograd.Function):
             u = u + beta[q] * _shift(x, q)
         f = u
         if alpha.shape[0]:
-            f = torch.empty_like(u)
-            for t in range(u.shape[0]):
-                acc = u[t].clone()
+            f = u.clone()
+            for t in range(1, u.shape[0]):
+                ft = f[t]
                 for p in range(1, min(alpha.shape[0], t) + 1):
-                    acc.add_(alpha[p - 1] * f[t - p])
-                f[t] = acc
+                    ft.addcmul_(alpha[p - 1], f[t - p])
         ctx.save_for_backward(x, f, alpha, beta)
         return f
 
@@ -180,23 +186,21 @@ class _SynapseFilterFn(torch.autograd.Function):
         steps, order_p = grad.shape[0], alpha.shape[0]
         adj = grad
         if order_p:
-            adj = torch.empty_like(grad)
-            for t in range(steps - 1, -1, -1):
-                acc = grad[t].clone()
+            adj = grad.clone()
+            for t in range(steps - 2, -1, -1):
+                at = adj[t]
                 for p in range(1, min(order_p, steps - 1 - t) + 1):
-                    acc.add_(alpha[p - 1] * adj[t + p])
-                adj[t] = acc
+                    at.addcmul_(alpha[p - 1], adj[t + p])
         gx = ga = gb = None
         if ctx.needs_input_grad[0]:
             gx = beta[0] * adj
             for q in range(1, beta.shape[0]):
                 gx = gx + beta[q] * _shift(adj, -q)
-        if ctx.needs_input_grad[1] and order_p:
-            ga = torch.stack([(adj * _shift(f, p)).sum((0, 1)) for p in range(1, order_p + 1)])
-        elif ctx.needs_input_grad[1]:
-            ga = torch.zeros_like(alpha)
+        if ctx.needs_input_grad[1]:
+            lags = range(1, order_p + 1)
+            ga = torch.stack([_lag_corr(adj, f, p) for p in lags]) if order_p else torch.zeros_like(alpha)
         if ctx.needs_input_grad[2]:
-            gb = torch.stack([(adj * _shift(x, q)).sum((0, 1)) for q in range(beta.shape[0])])
+            gb = torch.stack([_lag_corr(adj, x, q) for q in range(beta.shape[0])])
         return gx, ga, gb
 
 
