@@ -245,7 +245,7 @@ class _ResonateLayer(nn.Module):
             return ((t_in.unsqueeze(1) + d[None, :, :, None]) < self.window).to(t_in.dtype)
 
     def _gated_sum(self, cols: torch.Tensor) -> torch.Tensor:
-        """``Z_j = sum_i gate_ij w_ij exp(i omega d_ij) z_i`` for unfolded phasors ``cols`` [2, B, P, L] -> [2, B, O, L]."""
+        """``Z_j = sum_i gate_ij w_ij exp(i omega d_ij) z_i`` for unfolded ``cols`` [2, B, P, L] -> [2, B, O, L]."""
         t_in = phase(cols) / self.omega
         gate = self._arrival_gate(t_in)  # [B, O, P, L]
         o, p = gate.shape[1], gate.shape[2]
