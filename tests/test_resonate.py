@@ -294,3 +294,128 @@ def test_xor_specs_run_through_the_engine(tmp_path) -> None:
         rec = fit(spec, 0, torch.device("cpu"), tmp_path / "results", tmp_path / "data")
         assert rec.status == "ok" and rec.epochs == 20
         assert rec.test_acc == 1.0, (sid, rec.history[-1])
+
+
+# --- readings of the paper that add a nonlinearity (model params ``psp`` and ``late``) ---------------
+
+
+def _complex_weight(ly: ResonateDense) -> torch.Tensor:
+    ang = (ly.delay.detach() if ly.delay is not None else torch.zeros_like(ly.weight)) * ly.omega
+    return torch.polar(ly.weight.detach(), ang) * torch.exp(torch.tensor(-1j * ly.omega * ly.window))
+
+
+def test_default_deep_network_collapses_to_modulus_of_one_complex_linear_map() -> None:
+    # every layer passes its phasor Z_j on, so 784-400-10 is |W2 W1 z| (the measured ~94 % MNIST ceiling)
+    torch.manual_seed(7)
+    net = build_resonate("20-16-8-4", (20,), 4, delays=True, delay_init="uniform").double()
+    x = AmountPhase()(torch.rand(32, 20)).double()
+    w_eff = _complex_weight(net.layers[2]) @ _complex_weight(net.layers[1]) @ _complex_weight(net.layers[0])
+    z = spikes(x[:, 0], x[:, 1], net.period)
+    torch.testing.assert_close(net(x), (torch.complex(z[0], z[1]) @ w_eff.T).abs())
+
+
+def _rotated_scaled(x: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
+    """Input spikes with amounts times ``scale`` and times shifted by ``shift`` (within [0, T))."""
+    return torch.stack((x[:, 0] * scale, x[:, 1] + shift), 1)
+
+
+@pytest.mark.parametrize("params", [{}, {"psp": "squared"}, {"late": "drop"}])
+def test_only_the_nonlinear_readings_break_phasor_covariance(params: dict) -> None:
+    # a complex-linear network obeys f(s e^{i theta} z) = s f(z); the psp/late readings do not
+    torch.manual_seed(8)
+    net = build_resonate("20-16-4", (20,), 4, delays=True, delay_init="uniform", **params).double()
+    x = AmountPhase()(torch.rand(16, 20)).double()
+    covariant = torch.allclose(net(_rotated_scaled(x, 1.7, 2.0)), 1.7 * net(x))
+    assert covariant == (not params)
+
+
+def test_squared_psp_closed_form_matches_simulation_and_finite_differences() -> None:
+    g = torch.Generator().manual_seed(9)
+    period, n = TWO_PI, 6
+    layer = ResonateDense(n, 1, period=period, delays=True, psp="squared").double()
+    for trial in range(4):
+        a = torch.rand(n, generator=g, dtype=torch.float64)
+        t = torch.rand(n, generator=g, dtype=torch.float64) * 0.5 * period
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(1, n, generator=g, dtype=torch.float64))
+            layer.delay.copy_(torch.rand(1, n, generator=g, dtype=torch.float64) * period)
+        out = layer(spikes(a, t, period).view(2, 1, n))
+        grid = torch.linspace(0.0, layer.window + period, 200_001, dtype=torch.float64)
+        v = membrane(a, t, layer.weight[0].detach(), layer.delay[0].detach(), grid, period, psp="squared")
+        res = grid >= layer.window
+        vmax, k = v[res].max(0)
+        assert float(amount(out.detach())) == pytest.approx(float(vmax), rel=1e-6, abs=1e-9), trial
+        t_closed = layer.window + float(phase(out.detach())) * period / TWO_PI
+        assert float(_circ_dist(torch.tensor(t_closed), grid[res][k], period)) < 1e-4 * period
+    torch.manual_seed(10)
+    net = build_resonate("6-5-3", (6,), 3, psp="squared", delay_init="uniform").double()
+    x = (AmountPhase()(torch.rand(3, 6)).double() + 0.05).requires_grad_()
+    names = [nm for nm, _ in net.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in net.parameters()]
+
+    def f(xx: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        return functional_call(net, dict(zip(names, ps, strict=True)), (xx,))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5)
+
+
+def test_late_drop_window_one_period_matches_simulation() -> None:
+    # Fig. 2d: collect during the first cycle T, fire at the crest of the next; spikes arriving later are not received
+    g = torch.Generator().manual_seed(11)
+    period, n = 2.0, 8
+    layer = ResonateDense(n, 1, period=period, delays=True, late="drop").double()
+    assert layer.window == pytest.approx(period)
+    dropped = 0
+    for trial in range(6):
+        a = torch.rand(n, generator=g, dtype=torch.float64)
+        t = torch.rand(n, generator=g, dtype=torch.float64) * period * 0.999
+        d = torch.rand(n, generator=g, dtype=torch.float64) * period * 0.999
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(1, n, generator=g, dtype=torch.float64))
+            layer.delay.copy_(d.view(1, n))
+        dropped += int((t + d >= period).sum())
+        out = layer(spikes(a, t, period).view(2, 1, n))
+        grid = torch.linspace(0.0, 2 * period, 200_001, dtype=torch.float64)
+        v = membrane(a, t, layer.weight[0].detach(), d, grid, period, window=period)
+        res = grid >= period
+        vmax, k = v[res].max(0)
+        assert float(amount(out.detach())) == pytest.approx(float(vmax), rel=1e-6, abs=1e-9), trial
+        t_closed = period + float(phase(out.detach())) * period / TWO_PI
+        assert float(_circ_dist(torch.tensor(t_closed), grid[res][k], period)) < 1e-4 * period
+    assert dropped > 0  # the cases really exercised the gate
+
+
+def test_late_drop_conv_matches_dense_on_unfolded_patches_and_finite_differences() -> None:
+    torch.manual_seed(12)
+    period = TWO_PI
+    conv = ResonateConv2d(2, 3, (3, 3), padding=(1, 1), delays=True, delay_init="uniform", late="drop").double()
+    a = torch.rand(1, 2, 5, 5, dtype=torch.float64)
+    t = torch.rand(1, 2, 5, 5, dtype=torch.float64) * period * 0.5
+    out = conv(spikes(a, t, period))
+    for j, y, x in [(0, 0, 0), (1, 2, 3), (2, 4, 4)]:
+        ap = F.pad(a, (1, 1, 1, 1))[0, :, y : y + 3, x : x + 3].reshape(-1)
+        tp = F.pad(t, (1, 1, 1, 1))[0, :, y : y + 3, x : x + 3].reshape(-1)
+        grid = torch.linspace(0.0, 2 * period, 200_001, dtype=torch.float64)
+        w, d = conv.weight[j].detach().reshape(-1), conv.delay[j].detach().reshape(-1)
+        v = membrane(ap, tp, w, d, grid, period, window=period)
+        assert float(amount(out[:, 0, j, y, x].view(2, 1).detach())) == pytest.approx(
+            float(v[grid >= period].max()), rel=1e-6, abs=1e-9
+        )
+    net = build_resonate("5x5-2C3-4-3", (1, 5, 5), 3, late="drop", delay_init="uniform").double()
+    xin = (AmountPhase()(torch.rand(2, 1, 5, 5)).double() + 0.05).requires_grad_()
+    names = [nm for nm, _ in net.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in net.parameters()]
+
+    def f(xx: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        return functional_call(net, dict(zip(names, ps, strict=True)), (xx,))
+
+    assert torch.autograd.gradcheck(f, (xin, *params), eps=1e-6, atol=1e-5)
+
+
+def test_bad_reading_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="psp"):
+        ResonateDense(3, 2, psp="cubic")
+    with pytest.raises(ValueError, match="late"):
+        ResonateDense(3, 2, late="keep")
+    with pytest.raises(ValueError, match="window"):
+        ResonateDense(3, 2, late="drop", window=0.0)

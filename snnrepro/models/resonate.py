@@ -98,6 +98,8 @@ def build(
     delay_init: str | float = "zero",
     padding: str = "same",
     threshold: float = 0.5,
+    psp: str = "linear",
+    late: str = "refuse",
 ) -> nn.Module:
     """Build an RSN network for ``arch``.
 
@@ -109,7 +111,10 @@ def build(
     ``phase_grad`` False back-propagates through amounts only (the paper's Eq. 17);
     ``weight_gain`` init std ``gain / sqrt(fan_in)``; ``weight_init`` a constant instead;
     ``delay_init`` ``zero`` | ``uniform`` (U[0, T)) | a number; ``padding`` ``same`` | ``valid``;
-    ``threshold`` the decision level of a single output neuron for two classes.
+    ``threshold`` the decision level of a single output neuron for two classes;
+    ``psp`` ``linear`` (PSP ``w a cos``, Eq. 12/16-18) | ``squared`` (``w a^2 cos``, Eq. 7 literally);
+    ``late`` ``refuse`` (the window must receive every spike) | ``drop`` (window default 1 T, Fig. 2d;
+    spikes arriving after it are not received).  See :mod:`snnrepro.neurons.resonate`.
     """
     if padding not in ("same", "valid"):
         raise ArchError(f"resonate: padding must be 'same' or 'valid', got {padding!r}")
@@ -128,6 +133,8 @@ def build(
         weight_gain=weight_gain,
         weight_init=weight_init,
         delay_init=delay_init,
+        psp=psp,
+        late=late,
     )
     cur: tuple[int, ...] = tuple(shape)
     flatten_input = False

@@ -43,7 +43,25 @@ A synapse with delay ``d_ij`` multiplies its contribution by ``exp(i omega d_ij)
 uses the complex weight ``w_ij exp(i omega d_ij)``.  Delays act modulo ``T`` (``d`` and ``d + T``
 reach the same crest); the effective delay is ``d mod T`` in ``[0, T)``, so a window of
 ``W >= t_in_max + T`` receives every spike.  Layers refuse a window shorter than their latest
-possible arrival: the paper's collecting phase receives *all* ions.
+possible arrival (``late='refuse'``, default): the paper's collecting phase receives *all* ions.
+``late='drop'`` instead accepts any window and drops what arrives after it (see below).
+
+Readings that add a nonlinearity (``psp``, ``late``)
+----------------------------------------------------
+With the defaults (``psp='linear'``, ``late='refuse'``) every layer is complex-linear in its
+input phasors (``Z = W_c z``) and only the final modulus is nonlinear, so a deep network equals
+``|W_eff z|`` for one complex matrix ``W_eff`` (tested).  Two readings of the text break this:
+
+* ``psp='squared'`` -- Eq. 7 printed literally, ``K(s) = a_i cos(s)`` inside Eq. 6's
+  ``w a K``: a spike of amount ``a`` contributes ``w a^2 cos(.)`` (each layer squares the
+  amounts it receives, keeping their phases).  Eq. 12 and 16-18 contradict it (their
+  derivatives are linear in ``a``); autograd gives the exact gradients of this membrane.
+* ``late='drop'`` -- Fig. 2d: the neuron collects during one cycle (``window`` defaults to
+  1 T) and fires at the crest of the next; a spike arriving at ``t_i + (d_ij mod T) >= W`` comes
+  after the collecting phase and is not received.  Since ``t_i`` is the presynaptic crest time
+  this is a gate that depends on the input, i.e. a nonlinearity.  The gate is a step in
+  ``t_i`` and ``d_ij``: its derivative (0 almost everywhere) is what autograd uses, so Eq. 16-18
+  hold for the received spikes.  Costs a ``[B, out, in, positions]`` mask per layer.
 
 Gradients (Eq. 16-18)
 ---------------------
@@ -70,6 +88,8 @@ import torch.nn.functional as F
 from torch import nn
 
 TWO_PI = 2.0 * math.pi
+PSP_KINDS = ("linear", "squared")
+LATE_KINDS = ("refuse", "drop")
 
 
 class _Modulus(torch.autograd.Function):
@@ -150,15 +170,27 @@ class _ResonateLayer(nn.Module):
         weight_gain: float,
         weight_init: float | None,
         delay_init: str | float,
+        psp: str = "linear",
+        late: str = "refuse",
     ) -> None:
         super().__init__()
         if period <= 0:
             raise ValueError(f"resonate: period must be positive, got {period}")
+        if psp not in PSP_KINDS:
+            raise ValueError(f"resonate: psp must be one of {PSP_KINDS}, got {psp!r}")
+        if late not in LATE_KINDS:
+            raise ValueError(f"resonate: late must be one of {LATE_KINDS}, got {late!r}")
         self.period = float(period)
         self.omega = TWO_PI / self.period
+        self.psp, self.late = psp, late
         latest = input_span + (self.period if delays else 0.0)
-        self.window = float(latest if window is None else window * self.period)
-        if self.window < latest - 1e-9:
+        if window is None:
+            self.window = self.period if late == "drop" else float(latest)
+        else:
+            self.window = float(window * self.period)
+        if window is not None and window <= 0:
+            raise ValueError(f"resonate: collecting window must be positive, got {window} T")
+        if late == "refuse" and self.window < latest - 1e-9:
             raise ValueError(
                 f"resonate: collecting window {self.window / self.period:g} T is shorter than the latest arrival"
                 f" {latest / self.period:g} T (inputs span {input_span / self.period:g} T"
@@ -191,6 +223,43 @@ class _ResonateLayer(nn.Module):
         ang = self.delay * self.omega
         return self.weight * torch.cos(ang), self.weight * torch.sin(ang)
 
+    def _psp_input(self, z: torch.Tensor) -> torch.Tensor:
+        """Eq. 7's kernel factor: ``psp='squared'`` scales each spike by its amount (``a^2 cos``)."""
+        return z * amount(z).unsqueeze(0) if self.psp == "squared" else z
+
+    def _gates(self) -> bool:
+        """Whether some spike can arrive after the window (then it is dropped, ``late='drop'``)."""
+        return self.late == "drop" and (self.delay is not None or self.window < self.period)
+
+    def _arrival_gate(self, t_in: torch.Tensor) -> torch.Tensor:
+        """``[B, O, P, L]`` float mask: 1 where ``t_i + (d_ij mod T) < window`` (received), else 0.
+
+        ``t_in`` [B, P, L] are the input spike times in ``[0, T)`` (this layer's clock); the delays
+        have shape [O, P] (``P`` = inputs of one neuron, ``L`` = output positions).
+        """
+        o, p = self.weight.shape[0], t_in.shape[1]
+        with torch.no_grad():
+            d = torch.zeros(o, p, dtype=t_in.dtype, device=t_in.device)
+            if self.delay is not None:
+                d = torch.remainder(self.delay.detach().reshape(o, p), self.period)
+            return ((t_in.unsqueeze(1) + d[None, :, :, None]) < self.window).to(t_in.dtype)
+
+    def _gated_sum(self, cols: torch.Tensor) -> torch.Tensor:
+        """``Z_j = sum_i gate_ij w_ij exp(i omega d_ij) z_i`` for unfolded ``cols`` [2, B, P, L] -> [2, B, O, L]."""
+        t_in = phase(cols) / self.omega
+        gate = self._arrival_gate(t_in)  # [B, O, P, L]
+        o, p = gate.shape[1], gate.shape[2]
+        if self.delay is None:
+            wc, ws = self.weight.reshape(o, p), torch.zeros_like(self.weight.reshape(o, p))
+        else:
+            wc, ws = (w.reshape(o, p) for w in self.complex_weight())
+        gc = gate * wc[None, :, :, None]
+        gs = gate * ws[None, :, :, None]
+        z0, z1 = cols[0].unsqueeze(1), cols[1].unsqueeze(1)  # [B, 1, P, L]
+        re = (gc * z0 - gs * z1).sum(2)
+        im = (gs * z0 + gc * z1).sum(2)
+        return torch.stack((re, im))
+
     def _finish(self, z: torch.Tensor) -> torch.Tensor:
         if not self.phase_grad:
             z = _phase_only_amount_grad(z)
@@ -199,7 +268,7 @@ class _ResonateLayer(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"period={self.period:g}, window={self.window / self.period:g}T, delays={self.delay is not None},"
-            f" phase_grad={self.phase_grad}"
+            f" phase_grad={self.phase_grad}, psp={self.psp}, late={self.late}"
         )
 
 
@@ -225,6 +294,8 @@ class ResonateDense(_ResonateLayer):
         weight_gain: float = 1.0,
         weight_init: float | None = None,
         delay_init: str | float = "zero",
+        psp: str = "linear",
+        late: str = "refuse",
     ) -> None:
         super().__init__(
             (out_features, in_features),
@@ -239,11 +310,16 @@ class ResonateDense(_ResonateLayer):
             weight_gain=weight_gain,
             weight_init=weight_init,
             delay_init=delay_init,
+            psp=psp,
+            late=late,
         )
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if self.delay is None:
+        z = self._psp_input(z)
+        if self._gates():
+            out = self._gated_sum(z.unsqueeze(-1)).squeeze(-1)
+        elif self.delay is None:
             out = F.linear(z, self.weight)  # real weights act on both parts at once
         else:
             wc, ws = self.complex_weight()
@@ -277,6 +353,8 @@ class ResonateConv2d(_ResonateLayer):
         weight_gain: float = 1.0,
         weight_init: float | None = None,
         delay_init: str | float = "zero",
+        psp: str = "linear",
+        late: str = "refuse",
     ) -> None:
         super().__init__(
             (out_channels, in_channels, *kernel),
@@ -291,13 +369,24 @@ class ResonateConv2d(_ResonateLayer):
             weight_gain=weight_gain,
             weight_init=weight_init,
             delay_init=delay_init,
+            psp=psp,
+            late=late,
         )
         self.out_channels = out_channels
         self.padding = padding
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         two, b = z.shape[:2]
-        if self.delay is None:
+        z = self._psp_input(z)
+        if self._gates():
+            h, w = z.shape[-2:]
+            pad = (self.padding, self.padding) if isinstance(self.padding, int) else tuple(self.padding)
+            k = tuple(self.weight.shape[-2:])
+            cols = F.unfold(z.reshape(two * b, *z.shape[2:]), k, padding=pad)  # [2B, C*kh*kw, L]
+            y = self._gated_sum(cols.view(two, b, *cols.shape[1:]))  # [2, B, O, L]
+            ho, wo = h + 2 * pad[0] - k[0] + 1, w + 2 * pad[1] - k[1] + 1
+            out = y.view(two, b, self.out_channels, ho, wo)
+        elif self.delay is None:
             y = F.conv2d(z.reshape(two * b, *z.shape[2:]), self.weight, padding=self.padding)
             out = y.view(two, b, *y.shape[1:])
         else:
@@ -357,14 +446,23 @@ def membrane(
     delay: torch.Tensor | None,
     t: torch.Tensor,
     period: float = TWO_PI,
+    psp: str = "linear",
+    window: float | None = None,
 ) -> torch.Tensor:
     """Membrane potential of one RSN on a time grid, simulated from Eq. 6-7 (not the closed form).
 
     ``amounts``, ``times``: [N] input spikes; ``weight``/``delay``: [N]; ``t``: [S] grid.
-    Each input contributes ``w a cos(omega (t - t_i - d_i))`` only once it has arrived.
+    Each input contributes ``w a cos(omega (t - t_i - d_i))`` (``psp='squared'``: ``w a^2 cos``,
+    Eq. 7 printed literally) only once it has arrived; with ``window`` (absolute time) a spike
+    arriving at or after it is not received (the collecting phase is over).
     """
+    if psp not in PSP_KINDS:
+        raise ValueError(f"membrane: psp must be one of {PSP_KINDS}, got {psp!r}")
     d = torch.zeros_like(weight) if delay is None else torch.remainder(delay, period)
     arrive = times + d  # [N]
+    gain = amounts * amounts if psp == "squared" else amounts
+    if window is not None:
+        gain = torch.where(arrive < window, gain, torch.zeros_like(gain))
     s = t.unsqueeze(1) - arrive.unsqueeze(0)  # [S, N]
-    psp = weight * amounts * torch.cos(TWO_PI / period * s)
-    return torch.where(s >= 0, psp, torch.zeros_like(psp)).sum(1)
+    psp_v = weight * gain * torch.cos(TWO_PI / period * s)
+    return torch.where(s >= 0, psp_v, torch.zeros_like(psp_v)).sum(1)
