@@ -5,7 +5,8 @@ works; when the real dataset is not on disk it trains instead on a *real* small 
 same sample shape, and the run record says so (``data_source: standin:<name>``).  Such runs are
 never counted as reproductions.  Datasets register their own stand-in with
 :func:`register_standin`; image datasets fall back to scikit-learn's digits resized to their
-``[C, H, W]``.
+``[C, H, W]``, every other sample shape (event frames ``[T, C, H, W]``, audio features
+``[1, features, frames]``, ...) to ``standin_frames`` (the same digits resized and repeated).
 """
 
 from __future__ import annotations
@@ -36,4 +37,6 @@ def standin_for(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]
     (shape, _classes) = DATASETS.get(name).shape(**params)
     if len(shape) == 3 and shape[1] == shape[2] and shape[0] in (1, 3):
         return "digits", {"size": shape[1], "channels": shape[0]}
-    raise KeyError(f"dataset {name!r} (sample shape {tuple(shape)}) has no smoke stand-in; register one")
+    from snnrepro.data.standin_frames import frames_standin_for  # event frames, audio features, sensor series
+
+    return frames_standin_for(name, params)
