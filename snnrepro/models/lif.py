@@ -6,8 +6,8 @@ Architecture strings are the paper's (``128C3-MP2-128C3-256C3-MP2-2048FC-DP-10Vo
   ReLU (``relu: true``, as in the authors' code and the paper's "Conv-BN-ReLU-LIF") -> LIF;
 * ``MP``/``AP`` pool the spikes after the node; ``DP`` drops with one mask per sample for all steps;
 * a dense token right after the conv part whose width equals the flattened features (``512FC``
-  after ``512C3-AP4``) is that flatten, as in the authors' code (``dense_as_flatten``); other dense
-  tokens are Linear -> LIF;
+  after ``512C3-AP4``) is that flatten, as in the authors' code (``dense_as_flatten``); other hidden
+  dense tokens are Linear -> ReLU (with ``relu``, as the authors' MNIST net) -> LIF;
 * ``10Voting`` = Linear -> LIF with 10 neurons per class, averaged per class and over time.
 
 Scores are the voted rates ``[B, classes]`` in [0, 1] (Eq. 5's MSE compares them with one-hot).

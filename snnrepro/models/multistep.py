@@ -13,7 +13,7 @@
       scores = net(x_seq)     # x_seq [T, B, 2, 34, 34] -> [B, 10]
 
   ``C`` tokens become Conv(k, stride, 'same' padding) -> [BN] -> [ReLU] -> node; ``MP``/``AP``
-  pooling acts on the node's spikes; hidden dense tokens Linear -> node; ``DP`` -> SeqDropout;
+  pooling acts on the node's spikes; hidden dense tokens Linear -> [ReLU] -> node; ``DP`` -> SeqDropout;
   the last dense token (or ``nVoting``) is the output layer Linear -> node followed by the readout.
 """
 
@@ -212,7 +212,9 @@ def build_multistep(
                     if width != num_classes:
                         raise ArchError(f"output width {width} but the dataset has {num_classes} classes")
                     last_out = RateReadout(readout)
-            body.append(TimeDistributed(nn.Linear(cur[0], width, bias=dense_bias)))
+            linear = nn.Linear(cur[0], width, bias=dense_bias)
+            hidden = not last
+            body.append(TimeDistributed(nn.Sequential(linear, nn.ReLU()) if relu and hidden else linear))
             cur = (width,)
             body.append(node(cur))
     assert last_out is not None

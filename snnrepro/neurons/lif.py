@@ -140,34 +140,40 @@ def _refractory_mask(spikes: torch.Tensor, t: int, steps: int) -> torch.Tensor |
 
 
 class LIFFunction(torch.autograd.Function):
-    """The whole LIF time loop as one autograd node (forward and backward in the module docstring)."""
+    """The whole LIF time loop as one autograd node (forward and backward in the module docstring).
+
+    Saves only the pre-reset membrane ``h`` and the output spikes (which the next layer keeps alive
+    anyway); per-step work uses ``out=``/in-place ops on preallocated buffers, so one step costs three
+    elementwise passes forward and about five plus the surrogate's in backward.
+    """
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, cfg: LIFConfig) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         steps = x.shape[0]
-        h_all = torch.empty_like(x)
-        o_all = torch.empty_like(x)
+        h_all = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        o_all = torch.empty_like(h_all)
         lam, theta, vr = cfg.decay, cfg.threshold, cfg.v_reset
-        u: torch.Tensor | float = cfg.initial
+        u_buf = torch.empty_like(h_all[0])
+        u: torch.Tensor | None = None
         for t in range(steps):
             h = h_all[t]
-            if isinstance(u, float):
-                torch.add(x[t], lam * u, out=h)
+            if u is None:
+                torch.add(x[t], lam * cfg.initial, out=h)
             else:
                 torch.add(x[t], u, alpha=lam, out=h)
             r = _refractory_mask(o_all, t, cfg.refractory)
-            if r is not None:
+            if r is not None and u is not None:
                 torch.where(r.bool(), u, h, out=h)
             o = o_all[t]
             torch.ge(h, theta, out=o)
             if r is not None:
                 o.mul_(1.0 - r)
             if cfg.reset == "hard":
-                u = torch.addcmul(h, o, h, value=-1.0)  # h (1 - o)
+                u = torch.addcmul(h, o, h, value=-1.0, out=u_buf)  # h (1 - o)
                 if vr != 0.0:
                     u.add_(o, alpha=vr)
             elif cfg.reset == "soft":
-                u = torch.add(h, o, alpha=-theta)
+                u = torch.add(h, o, alpha=-theta, out=u_buf)
             else:
                 u = h
         ctx.cfg = cfg
@@ -179,47 +185,54 @@ class LIFFunction(torch.autograd.Function):
     def backward(ctx: Any, grad_o: torch.Tensor, _grad_h: torch.Tensor | None) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         cfg: LIFConfig = ctx.cfg
         h_all, o_all = ctx.saved_tensors
-        lam, theta, vr, alpha = cfg.decay, cfg.threshold, cfg.v_reset, cfg.residual
+        lam, theta, alpha = cfg.decay, cfg.threshold, cfg.residual
+        hard, soft = cfg.reset == "hard", cfg.reset == "soft"
+        c_hard = cfg.v_reset + alpha  # b_t = c_hard - h_t for a differentiated hard reset
         grad_x = torch.empty_like(h_all)
         if grad_o is None:
             grad_o = torch.zeros_like(h_all)
-        g_u: torch.Tensor | None = None  # dL/du_t arriving from step t+1
+        d = torch.empty_like(h_all[0])
+        tot = torch.empty_like(h_all[0])
+        g_next: torch.Tensor | None = None  # dL/dh_{t+1}
+        r_next: torch.Tensor | None = None  # refractory mask of step t+1
         for t in range(h_all.shape[0] - 1, -1, -1):
-            h, o = h_all[t], o_all[t]
+            h, o, g_o, g_h = h_all[t], o_all[t], grad_o[t], grad_x[t]
             r = _refractory_mask(o_all, t, cfg.refractory)
             # D_t = do_t / dh_t
             if cfg.bpsa:
-                d = o / h.clamp_min(theta)  # 1/h where fired (h >= theta > 0), 0 elsewhere
+                torch.div(o, torch.clamp_min(h, theta, out=d), out=d)  # 1/h where fired (h >= theta > 0), else 0
             else:
-                d = cfg.surrogate.grad(h - theta)
+                cfg.surrogate.grad_(torch.sub(h, theta, out=d))
                 if r is not None:
                     d.mul_(1.0 - r)
-            g_o = grad_o[t]
-            g_h = grad_x[t]
-            if g_u is None:
+            if g_next is None:
                 torch.mul(g_o, d, out=g_h)
             else:
-                # b_t = du_t/do_t : reset path (unless detached) + BPTA residual
-                if not cfg.detach_reset and cfg.reset == "hard":
-                    b = (vr + alpha) - h
-                    g_tot = torch.addcmul(g_o, g_u, b)
-                elif not cfg.detach_reset and cfg.reset == "soft":
-                    g_tot = torch.add(g_o, g_u, alpha=alpha - theta)
+                # dL/du_t = k * g_u with k = lambda, or lambda (1 - r_{t+1}) + r_{t+1} under refractoriness
+                if r_next is None:
+                    g_u, k = g_next, lam
+                else:
+                    g_u, k = g_next * (lam + (1.0 - lam) * r_next), 1.0
+                # (dL/do_t + dL/du_t * b_t) with b_t from the reset path (unless detached) and BPTA's alpha
+                if hard and not cfg.detach_reset:
+                    g_tot = torch.addcmul(g_o, g_u, h, value=-k, out=tot)
+                    if c_hard != 0.0:
+                        g_tot.add_(g_u, alpha=k * c_hard)
+                elif soft and not cfg.detach_reset:
+                    g_tot = torch.add(g_o, g_u, alpha=k * (alpha - theta), out=tot)
                 elif alpha != 0.0:
-                    g_tot = torch.add(g_o, g_u, alpha=alpha)
+                    g_tot = torch.add(g_o, g_u, alpha=k * alpha, out=tot)
                 else:
                     g_tot = g_o
                 torch.mul(g_tot, d, out=g_h)
-                # a_t = du_t/dh_t with o held: (1 - o) for hard reset, 1 otherwise
-                if cfg.reset == "hard":
-                    g_h.add_(g_u).addcmul_(g_u, o, value=-1.0)
-                else:
-                    g_h.add_(g_u)
-            if r is None:
-                g_u = g_h * lam
-            else:
-                g_u = g_h * (lam + (1.0 - lam) * r)
-                g_h.mul_(1.0 - r)  # dL/dx_t = (1 - r_t) dL/dh_t  (g_h is stored as grad_x[t])
+                # + dL/du_t * a_t,  a_t = (1 - o_t) for hard reset, 1 otherwise
+                g_h.add_(g_u, alpha=k)
+                if hard:
+                    g_h.addcmul_(g_u, o, value=-k)
+            g_next, r_next = g_h, r
+            if r is not None:
+                g_next = g_h.clone()
+                g_h.mul_(1.0 - r)  # dL/dx_t = (1 - r_t) dL/dh_t
         return grad_x, None
 
 

@@ -54,6 +54,10 @@ class Surrogate:
         """The surrogate derivative ``g'(v)`` at ``v = u - theta``."""
         raise NotImplementedError
 
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        """:meth:`grad` computed in place into ``v`` (no allocation; used by the fused LIF backward)."""
+        return v.copy_(self.grad(v))
+
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         """The smooth function ``g(v)`` whose derivative is :meth:`grad` (used by tests)."""
         raise NotImplementedError
@@ -110,6 +114,9 @@ class Rectangular(Surrogate):
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         return (v.abs() < self.width / 2).to(v.dtype) / self.width
 
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.lt(v.abs_(), self.width / 2, out=v).mul_(1.0 / self.width)
+
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         return (v / self.width + 0.5).clamp(0.0, 1.0)
 
@@ -125,6 +132,9 @@ class Triangle(Surrogate):
 
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         return (1.0 - v.abs() / self.width).clamp_min(0.0) / self.width
+
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        return v.abs_().mul_(-1.0 / self.width).add_(1.0).clamp_min_(0.0).mul_(1.0 / self.width)
 
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         z = (v / self.width).clamp(-1.0, 1.0)
@@ -144,6 +154,10 @@ class Sigmoid(Surrogate):
         s = torch.sigmoid(self.alpha * v)
         return self.alpha * s * (1.0 - s)
 
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        s = v.mul_(self.alpha).sigmoid_()
+        return torch.addcmul(s, s, s, value=-1.0, out=s).mul_(self.alpha)
+
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.alpha * v)
 
@@ -159,6 +173,9 @@ class ATan(Surrogate):
 
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         return (self.alpha / 2) / (1.0 + (math.pi / 2 * self.alpha * v).square())
+
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        return v.mul_(math.pi / 2 * self.alpha).square_().add_(1.0).reciprocal_().mul_(self.alpha / 2)
 
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         return 0.5 + torch.atan(math.pi / 2 * self.alpha * v) / math.pi
@@ -180,6 +197,9 @@ class FastSigmoid(Surrogate):
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         return 1.0 / (1.0 + self.slope * v.abs()).square()
 
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        return v.abs_().mul_(self.slope).add_(1.0).square_().reciprocal_()
+
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         return v / (1.0 + self.slope * v.abs())
 
@@ -200,6 +220,10 @@ class Gaussian(Surrogate):
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         s = self.sigma
         return torch.exp(-(v * v) / (2 * s * s)) / (math.sqrt(2 * math.pi) * s)
+
+    def grad_(self, v: torch.Tensor) -> torch.Tensor:
+        s = self.sigma
+        return v.square_().mul_(-1.0 / (2 * s * s)).exp_().mul_(1.0 / (math.sqrt(2 * math.pi) * s))
 
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         return 0.5 * torch.special.erfc(-v / (math.sqrt(2.0) * self.sigma))

@@ -1,0 +1,169 @@
+"""lif family: encoders, multi-step builder, paper structures, ResNet, energy analysis, digits accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snnrepro.encoders.direct import Direct
+from snnrepro.encoders.events import Events
+from snnrepro.encoders.rate import Rate
+from snnrepro.metrics.energy import run as energy
+from snnrepro.models.arch import ArchError, parse_arch
+from snnrepro.models.lif import build
+from snnrepro.models.multistep import SeqDropout, TimeDistributed, VotingReadout, build_multistep
+from snnrepro.neurons.lif import LIF
+from snnrepro.neurons.surrogate import SURROGATES, build_surrogate
+
+SMALL = "128C3-MP2-128C3-256C3-MP2-2048FC-DP-10Voting"
+MIDDLE = "128C3-MP2-128C3-MP2-256C3-MP2-512C3-AP4-512FC-10Voting"
+LARGE = "128C3-128C3-MP2-128C3-MP2-256C3-MP2-512C3-MP2-1024C3-AP4-DP-1024FC-10Voting"
+
+
+@pytest.mark.parametrize("name", SURROGATES.names())
+def test_inplace_surrogate_equals_grad(name: str) -> None:
+    sg = build_surrogate(name)
+    v = torch.linspace(-2, 2, 1001)
+    torch.testing.assert_close(sg.grad_(v.clone()), sg.grad(v))
+
+
+def test_encoders() -> None:
+    x = torch.rand(3, 1, 4, 4)
+    d = Direct(T=5)(x)
+    assert d.shape == (5, 3, 1, 4, 4) and d.stride(0) == 0 and torch.equal(d[4], x)
+    ev = torch.randint(0, 3, (2, 6, 2, 4, 4)).float()
+    e = Events()(ev)
+    assert e.shape == (6, 2, 2, 4, 4) and torch.equal(e[3, 1], ev[1, 3])
+    assert set(Events(binarize=True)(ev).unique().tolist()) <= {0.0, 1.0}
+    torch.manual_seed(0)
+    p = torch.tensor([0.0, 0.05, 0.5, 1.0])
+    r = Rate(T=4000, i_rd=0.1)(p)  # BRP Eq. 3: spike if x > U * I_rd -> p = min(1, x / I_rd)
+    torch.testing.assert_close(r.mean(0), torch.tensor([0.0, 0.5, 1.0, 1.0]), atol=0.03, rtol=0)
+    with pytest.raises(ValueError, match="either scale or i_rd"):
+        Rate(T=2, scale=2.0, i_rd=0.5)
+    with pytest.raises(ValueError, match="T must be"):
+        Direct(T=0)
+
+
+def test_time_distributed_static_shortcut_is_exact() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    td = TimeDistributed(conv)
+    x = torch.rand(6, 1, 8, 8)
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    ya = LIF()(td(Direct(T=5)(a)))
+    yb = LIF()(td(b.unsqueeze(0).repeat(5, 1, 1, 1, 1)))
+    torch.testing.assert_close(ya, yb)
+    (ya * torch.arange(5.0).view(5, 1, 1, 1, 1)).sum().backward()
+    (yb * torch.arange(5.0).view(5, 1, 1, 1, 1)).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5)  # float32 summation order
+
+
+def test_seq_dropout_and_voting() -> None:
+    torch.manual_seed(0)
+    dp = SeqDropout(0.5)
+    y = dp(torch.ones(7, 3, 20))
+    assert torch.equal(y[0], y[6]) and set(y.unique().tolist()) == {0.0, 2.0}
+    dp.eval()
+    assert torch.equal(dp(torch.ones(2, 2, 2)), torch.ones(2, 2, 2))
+    s = torch.zeros(4, 1, 30)
+    s[:, 0, 10:15] = 1.0  # class 1: half of its 10 voters fire every step
+    torch.testing.assert_close(VotingReadout(3, 10)(s), torch.tensor([[0.0, 0.5, 0.0]]))
+
+
+def test_paper_structures_shapes_and_dense_as_flatten() -> None:
+    with torch.device("meta"):
+        small = build(SMALL, (1, 28, 28), 10)
+        middle = build(MIDDLE, (3, 32, 32), 100)
+        large = build(LARGE, (16, 2, 128, 128), 11, input_size=64)
+        resnet = build("resnet34", (3, 32, 32), 10)
+    lins = [m for m in small.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in lins] == [(256 * 7 * 7, 2048), (2048, 100)]
+    lins = [m for m in middle.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in lins] == [(512, 1000)]  # 512FC = the flattened features
+    lins = [m for m in large.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in lins] == [(1024, 110)]
+    assert sum(isinstance(m, LIF) for m in resnet.modules()) == 1 + 2 * 16 + 1
+    with pytest.raises(ArchError, match="gradient"):
+        build(SMALL, (1, 28, 28), 10, gradient="magic")
+    with pytest.raises(ArchError):
+        build("16C3-MP2-7", (1, 8, 8), 10)
+
+
+def test_forward_backward_small_nets_all_modes() -> None:
+    torch.manual_seed(0)
+    x = Direct(T=3)(torch.rand(2, 3, 8, 8))
+    small = "8C3-MP2-16C3-AP2-32FC-DP-10Voting"
+    for mode, arch in (("baseline", small), ("bpsa", small), ("bpsa_bpta", small), ("bpsa_bpta", "resnet18")):
+        net = build(arch, (3, 8, 8), 10, gradient=mode)
+        s = net(x)
+        assert s.shape == (2, 10) and 0 <= s.min() and s.max() <= 1
+        F.mse_loss(s, torch.eye(10)[:2]).backward()
+        assert all(p.grad is not None for p in net.parameters())
+
+
+def test_reusable_builder_with_another_node() -> None:
+    net = build_multistep(parse_arch("4C3-P2-10"), (1, 8, 8), 10, node=lambda shape: LIF(decay=0.2, refractory=1),
+                          readout="count", relu=False, bn=False)  # fmt: skip
+    out = net(torch.rand(5, 2, 1, 8, 8) * 3)
+    assert out.shape == (2, 10) and out.max() <= 3  # refractory 1: at most every other step
+
+
+def test_energy_analysis(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(Direct(T=4), build("8C3-MP2-16C3-MP2-10Voting", (1, 8, 8), 10))
+    data = [(torch.rand(5, 1, 8, 8), torch.zeros(5, dtype=torch.long)) for _ in range(2)]
+    m = energy(net, data, torch.device("cpu"), tmp_path, reported_firing_rate=0.082, reported_ee=35.1)
+    assert (tmp_path / "firing_rates.csv").exists() and (tmp_path / "firing_rates.png").exists()
+    assert 0 < m["firing_rate"] < 1 and m["T"] == 4
+    # ANN MACs: conv1 8*64*9, conv2 16*16*72, fc 64*100
+    assert m["flops_ann"] == 8 * 64 * 9 + 16 * 16 * 72 + 64 * 100
+    torch.testing.assert_close(torch.tensor(m["ee_paper"]), torch.tensor(4.6 / (m["firing_rate"] * 0.1 * 4)))
+    # Table 5 consistency of the paper's own numbers under Eq. 1 (our reading of the constants)
+    assert round(4.6 / (0.082 * 0.1 * 16), 1) == 35.1
+    assert round(4.6 / (0.183 * 0.1 * 16), 1) == 15.7
+    assert m["reported_ee"] == 35.1
+
+
+def _train_digits(mode: str, epochs: int) -> float:
+    """Train the small 8x8 digits net (direct encoding, T = 8, AdamW, MSE on voted rates); test accuracy."""
+    from snnrepro.data.digits import DigitsSource
+
+    bundle = DigitsSource().load(Path("."), False, size=8)
+    xtr = torch.stack([bundle.train[i][0] for i in range(len(bundle.train))])
+    ytr = torch.tensor([bundle.train[i][1] for i in range(len(bundle.train))])
+    xte = torch.stack([bundle.test[i][0] for i in range(len(bundle.test))])
+    yte = torch.tensor([bundle.test[i][1] for i in range(len(bundle.test))])
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(Direct(T=8), build("32C3-MP2-64C3-MP2-128FC-10Voting", (1, 8, 8), 10, gradient=mode))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    best = 0.0
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(xtr))
+        for i in range(0, len(xtr), 32):
+            idx = perm[i : i + 32]
+            loss = F.mse_loss(net(xtr[idx]), F.one_hot(ytr[idx], 10).float())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            best = max(best, (net(xte).argmax(1) == yte).float().mean().item())
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,floor", [("baseline", 0.95), ("bpsa", 0.93), ("bpsa_bpta", 0.85)])
+def test_digits_accuracy_per_gradient_mode(mode: str, floor: float) -> None:
+    """Best test accuracy in 6 epochs (about 15 s per mode on one idle core).
+
+    Measured here: baseline 0.98, BPSA 0.956, BPSA+BPTA 0.897 (0.917 after 10 epochs): under Eq. 9 a
+    neuron that never fires gets no gradient, so the adjusted modes learn more slowly on this tiny net
+    and budget; the floors leave room for thread-count nondeterminism.
+    """
+    assert _train_digits(mode, epochs=6) >= floor
