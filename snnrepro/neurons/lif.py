@@ -293,7 +293,7 @@ def lif_multistep(
     if x_seq.dim() < 2:
         raise ValueError(f"lif_multistep: expected [T, B, ...] input, got shape {tuple(x_seq.shape)}")
     if backend == "fused":
-        spikes, h = LIFFunction.apply(x_seq.contiguous(), cfg)
+        spikes, h = LIFFunction.apply(x_seq, cfg)
     elif backend == "autograd":
         spikes, h = _lif_autograd(x_seq, cfg)
     else:

@@ -1,0 +1,219 @@
+"""Building blocks for multi-step (``[T, B, ...]``) spiking networks, reusable by every such family.
+
+* :class:`TimeDistributed` applies a stateless module (conv, BN, pooling, linear) to all steps at
+  once as ``[T*B, ...]``; BN statistics are therefore shared over time steps.
+* :class:`SeqDropout` draws one dropout mask per sample and keeps it for all steps (the BPSA/BPTA
+  authors' ``NDropout``, Lee et al. 2020).
+* :class:`VotingReadout` (``10Voting``) averages each class's voters and the steps -> rates in [0, 1].
+* :func:`build_multistep` turns :func:`snnrepro.models.arch.parse_arch` layers into a network with a
+  caller-given spiking node factory, so a family only supplies its neuron::
+
+      net = build_multistep(parse_arch("128C3-MP2-256C3-AP2-512FC-10Voting"), (2, 34, 34), 10,
+                            node=lambda shape: LIF(decay=0.9, threshold=0.5), relu=True)
+      scores = net(x_seq)     # x_seq [T, B, 2, 34, 34] -> [B, 10]
+
+  ``C`` tokens become Conv(k, stride, 'same' padding) -> [BN] -> [ReLU] -> node; ``MP``/``AP``
+  pooling acts on the node's spikes; hidden dense tokens Linear -> node; ``DP`` -> SeqDropout;
+  the last dense token (or ``nVoting``) is the output layer Linear -> node followed by the readout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Layer, Pool, Voting
+
+NodeFactory = Callable[[tuple[int, ...]], nn.Module]
+"""``node(feature_shape) -> module`` mapping ``[T, B, *feature_shape]`` currents to spikes of the same shape."""
+
+
+class TimeDistributed(nn.Module):
+    """Apply ``module`` to ``[T, B, ...]`` as one ``[T*B, ...]`` batch.
+
+    An input that is constant over time as an expanded view (stride 0 along T, e.g. from the
+    ``direct`` encoder) is processed once and expanded again: same values and gradients, T times
+    less work (BN's running variance then uses the unbiased factor of B instead of T*B samples).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps, batch = x.shape[:2]
+        if steps > 1 and x.stride(0) == 0:
+            y = self.module(x[0])
+            return y.unsqueeze(0).expand(steps, *y.shape)
+        y = self.module(x.reshape(steps * batch, *x.shape[2:]))
+        return y.view(steps, batch, *y.shape[1:])
+
+
+class SeqDropout(nn.Module):
+    """Dropout with one Bernoulli mask per sample shared by all time steps (scaled by 1/(1-p))."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ArchError(f"dropout probability must lie in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty((1, *x.shape[1:]), device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
+        return x * keep.div_(1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"
+
+
+class VotingReadout(nn.Module):
+    """``[T, B, classes * voters] -> [B, classes]``: mean over each class's voters and over time."""
+
+    def __init__(self, classes: int, voters: int) -> None:
+        super().__init__()
+        self.classes, self.voters = classes, voters
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return s.view(*s.shape[:2], self.classes, self.voters).mean(dim=(0, 3))
+
+    def extra_repr(self) -> str:
+        return f"classes={self.classes}, voters={self.voters}"
+
+
+class RateReadout(nn.Module):
+    """``[T, B, classes] -> [B, classes]``: mean (``rate``) or sum (``count``) of the spikes over time."""
+
+    def __init__(self, kind: str = "rate") -> None:
+        super().__init__()
+        if kind not in ("rate", "count"):
+            raise ArchError(f"readout must be 'rate' or 'count', got {kind!r}")
+        self.kind = kind
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return s.mean(0) if self.kind == "rate" else s.sum(0)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+
+class Resize(nn.Module):
+    """Resize every frame to ``size x size`` (nearest), as the BPSA/BPTA code does for 128x128 DVS frames."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = int(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=(self.size, self.size), mode="nearest")
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
+class MultiStepNet(nn.Module):
+    """``[T, B, ...]`` -> ``body`` (spikes) -> ``readout`` -> scores ``[B, classes]``."""
+
+    def __init__(self, body: nn.Sequential, readout: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.readout = readout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3:
+            raise ValueError(f"multi-step network expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        return self.readout(self.body(x))
+
+
+def build_multistep(
+    layers: list[Layer],
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    node: NodeFactory,
+    *,
+    bn: bool = True,
+    relu: bool = False,
+    conv_bias: bool = True,
+    dense_bias: bool = True,
+    padding: str = "same",
+    dense_as_flatten: bool = True,
+    readout: str = "rate",
+    resize: int | None = None,
+) -> MultiStepNet:
+    """A :class:`MultiStepNet` for parsed ``layers`` on per-step samples of ``in_shape`` (C, H, W) or (N,).
+
+    ``dense_as_flatten``: a dense token right after the conv part whose width equals the flattened
+    feature count is read as the flatten itself (the BPSA/BPTA papers' ``512FC`` after ``512C3-AP4``),
+    not as an extra layer.  ``readout`` applies to a plain dense output layer (``rate``/``count``);
+    ``nVoting`` always uses :class:`VotingReadout`.  ``resize`` resizes input frames first.
+    """
+    if padding not in ("same", "valid"):
+        raise ArchError(f"padding must be 'same' or 'valid', got {padding!r}")
+    layers = [ly for ly in layers if not isinstance(ly, Input)]
+    if not layers or not isinstance(layers[-1], Dense | Voting):
+        raise ArchError("a multi-step network must end with a dense output layer or nVoting")
+    body = nn.Sequential()
+    cur: tuple[int, ...] = tuple(in_shape)
+    if resize is not None:
+        if len(cur) != 3:
+            raise ArchError(f"resize needs image frames, got per-step shape {cur}")
+        body.append(TimeDistributed(Resize(resize)))
+        cur = (cur[0], int(resize), int(resize))
+    last_out: nn.Module | None = None
+    for pos, ly in enumerate(layers):
+        last = pos == len(layers) - 1
+        if isinstance(ly, Conv):
+            if len(cur) != 3:
+                raise ArchError(f"convolution {ly} needs an image input, got features {cur}")
+            c, h, w = cur
+            pad = (ly.kernel[0] // 2, ly.kernel[1] // 2) if padding == "same" else (0, 0)
+            h2 = (h + 2 * pad[0] - ly.kernel[0]) // ly.stride + 1
+            w2 = (w + 2 * pad[1] - ly.kernel[1]) // ly.stride + 1
+            if h2 < 1 or w2 < 1:
+                raise ArchError(f"{ly} does not fit a {h}x{w} map")
+            block = nn.Sequential(nn.Conv2d(c, ly.channels, ly.kernel, stride=ly.stride, padding=pad, bias=conv_bias))
+            if bn:
+                block.append(nn.BatchNorm2d(ly.channels))
+            if relu:
+                block.append(nn.ReLU())
+            cur = (ly.channels, h2, w2)
+            body.append(TimeDistributed(block))
+            body.append(node(cur))
+        elif isinstance(ly, Pool):
+            if len(cur) != 3:
+                raise ArchError(f"pooling {ly} needs an image input, got features {cur}")
+            c, h, w = cur
+            if h < ly.size or w < ly.size:
+                raise ArchError(f"pooling {ly} does not fit a {h}x{w} map")
+            body.append(TimeDistributed(nn.MaxPool2d(ly.size) if ly.kind == "max" else nn.AvgPool2d(ly.size)))
+            cur = (c, h // ly.size, w // ly.size)
+        elif isinstance(ly, Dropout):
+            body.append(SeqDropout(ly.p))
+        elif isinstance(ly, Dense | Voting):
+            flat = math.prod(cur)
+            if len(cur) != 1:
+                body.append(TimeDistributed(nn.Flatten()))
+                cur = (flat,)
+                if dense_as_flatten and isinstance(ly, Dense) and ly.width == flat and not last:
+                    continue
+            if isinstance(ly, Voting):
+                if not last:
+                    raise ArchError("nVoting must be the last token")
+                width = num_classes * ly.voters
+                last_out = VotingReadout(num_classes, ly.voters)
+            else:
+                width = ly.width
+                if last:
+                    if width != num_classes:
+                        raise ArchError(f"output width {width} but the dataset has {num_classes} classes")
+                    last_out = RateReadout(readout)
+            body.append(TimeDistributed(nn.Linear(cur[0], width, bias=dense_bias)))
+            cur = (width,)
+            body.append(node(cur))
+    assert last_out is not None
+    return MultiStepNet(body, last_out)
