@@ -32,8 +32,11 @@ test: setup ## the test suite (CPU, minutes)
 lint: setup
 	$(VENV)/bin/ruff check snnrepro tests
 
-bench: setup ## speed ratios against references measured in the same run
-	$(SNN) bench --device $(DEVICE)
+# glibc allocator setting used for every CPU benchmark (snnrepro and peers alike; see docs/performance.md)
+BENCH_ENV ?= MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736
+
+bench: setup ## speed ratios against references measured in the same run, report in results/bench/
+	$(BENCH_ENV) $(SNN) bench all --device $(DEVICE) --results $(RESULTS)
 
 reproduce-all: setup ## every spec under PROFILE (full = the papers' budgets; meant for a GPU), then all tables
 	$(SNN) reproduce --all --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS)

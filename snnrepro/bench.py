@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -39,3 +40,60 @@ def time_step(fn: Callable[[], object], device: torch.device, warmup: int = 2, r
         times.append((time.perf_counter() - t0) * 1000.0)
     times.sort()
     return times[len(times) // 2]
+
+
+#: glibc allocator variables that change CPU timings of multi-step SNNs (see docs/performance.md)
+ALLOCATOR_VARS = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
+
+
+def machine_info(device: torch.device) -> dict[str, str]:
+    """What a reader needs to compare two benchmark reports: machine, threads, versions, allocator setting."""
+    import os
+    import platform
+
+    import snnrepro
+
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": str(os.cpu_count()),
+        "torch_threads": str(torch.get_num_threads()),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "snnrepro": snnrepro.__version__,
+        "allocator": " ".join(f"{k}={os.environ[k]}" for k in ALLOCATOR_VARS if k in os.environ) or "glibc defaults",
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def markdown(rows: list[BenchRow], info: dict[str, str]) -> str:
+    """A Markdown report: the machine facts, then one table row per measurement."""
+    lines = ["# snnrepro bench", "", *(f"- {k}: {v}" for k, v in info.items()), ""]
+    lines += ["| bench | variant | ms/step | reference | ratio | peak MB | note |", "|---|---|---:|---|---:|---:|---|"]
+    for r in rows:
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x"
+        peak = "" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f}"
+        cells = (r.bench, r.name, f"{r.ms_per_step:.2f}", r.reference or "", ratio, peak, r.note)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(rows: list[BenchRow], device: torch.device, folder: Path, label: str, quick: bool) -> list[Path]:
+    """``<folder>/bench-<label>-<device type>[-quick].{md,csv}`` with the machine facts in both."""
+    import pandas as pd
+
+    from snnrepro.engine.checkpoint import atomic_write_bytes
+
+    info = machine_info(device)
+    stem = f"bench-{label}-{device.type}" + ("-quick" if quick else "")
+    md, csv = Path(folder) / f"{stem}.md", Path(folder) / f"{stem}.csv"
+    atomic_write_bytes(md, markdown(rows, info).encode())
+    frame = pd.DataFrame([r.__dict__ for r in rows])
+    for k, v in info.items():
+        frame[k] = v
+    atomic_write_bytes(csv, frame.to_csv(index=False).encode())
+    return [md, csv]

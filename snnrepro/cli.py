@@ -433,20 +433,23 @@ def data_check(data_root: Path | None = typer.Option(None, help="dataset folder"
 @app.command()
 @user_errors
 def bench(
-    names: list[str] = typer.Argument(None, help="benchmarks to run (default: all registered)"),
+    names: list[str] = typer.Argument(None, help="benchmarks to run: lif stdbp rsn iir brp data ... or all (default)"),
     device: str = typer.Option("auto"),
-    quick: bool = typer.Option(False, help="fewer repeats"),
-    out: Path | None = typer.Option(None, help="also write the rows as CSV"),
+    quick: bool = typer.Option(False, help="fewer repeats (a smoke test of the benchmarks, not a measurement)"),
+    out: Path | None = typer.Option(None, help="folder for the report (default <results>/bench)"),
+    results: Path | None = typer.Option(None, help="results folder"),
 ) -> None:
-    """ms per training step of each family next to its reference measured in the same run."""
-    import pandas as pd
-
+    """ms per training step of each family next to its reference measured in the same run (ratios, peak memory)."""
+    from snnrepro.bench import write_report
     from snnrepro.engine.device import describe, pick_device
     from snnrepro.registry import BENCHES
 
     dev = pick_device(device)
+    chosen = BENCHES.names() if not names or names == ["all"] else names
+    for name in chosen:
+        BENCHES.get(name)  # unknown names fail before anything runs
     rows = []
-    for name in names or BENCHES.names():
+    for name in chosen:
         err.print(f"running bench {name} on {describe(dev)} ...")
         rows += BENCHES.get(name)(dev, quick)
     t = Table(title=f"snnrepro bench on {describe(dev)}")
@@ -463,10 +466,9 @@ def bench(
             r.note,
         )
     Console().print(t)
-    if out:
-        from snnrepro.engine.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(out, pd.DataFrame([r.__dict__ for r in rows]).to_csv(index=False).encode())
+    folder = out or results_root(results) / "bench"
+    for path in write_report(rows, dev, folder, "-".join(chosen) if names else "all", quick):
+        err.print(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover

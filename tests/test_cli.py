@@ -7,33 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import digits_spec
 from typer.testing import CliRunner
 
 from snnrepro.cli import app
 
-SPEC = {
-    "id": "digits-relu-cli",
-    "paper": "rsn",
-    "table": "Table 3",
-    "row": "CLI test row",
-    "reported": 84.15,
-    "dataset": {"name": "digits", "params": {"size": 8}},
-    "model": {"family": "relu", "arch": "64-32-10"},
-    "optimizer": {"name": "adam", "lr": 0.01},
-    "train": {"epochs": 2, "batch_size": 64, "seeds": 2},
-}
+SPEC = {**digits_spec("digits-relu-cli", seeds=2), "reported": 84.15, "row": "CLI test row"}
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    exp = tmp_path / "experiments"
-    (exp / "rsn").mkdir(parents=True)
-    (exp / "rsn" / "digits-relu-cli.yaml").write_text(yaml.safe_dump(SPEC))
-    monkeypatch.setenv("SNNREPRO_EXPERIMENTS", str(exp))
-    monkeypatch.setenv("SNNREPRO_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("SNNREPRO_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("SNNREPRO_OFFLINE", "1")
-    return {"exp": exp, "results": tmp_path / "results", "tmp": tmp_path}
+def env(spec_env) -> dict[str, Path]:
+    return spec_env(SPEC)
 
 
 def invoke(*args: str):
@@ -106,3 +90,11 @@ def test_unwritable_results_folder_fails_fast(env: dict[str, Path]) -> None:
 def test_data_check_lists_digits_present(env: dict[str, Path]) -> None:
     res = invoke("data", "check")
     assert res.exit_code == 0 and "digits" in res.stdout and "present" in res.stdout
+
+
+def test_bench_writes_a_machine_stamped_report(env: dict[str, Path]) -> None:
+    res = invoke("bench", "rsn", "--quick", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    md = (env["results"] / "bench" / "bench-rsn-cpu-quick.md").read_text()
+    assert "torch:" in md and "allocator:" in md and "| rsn | RSN 784-400-10" in md and "x |" in md
+    assert invoke("bench", "no-such-bench").exit_code == 2

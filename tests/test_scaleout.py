@@ -12,37 +12,20 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import digits_spec
 
 from snnrepro.engine.executor import Job, run_local, run_slurm
 from snnrepro.results.record import RunRecord, iter_records, record_path, write_record
 from snnrepro.results.tables import rebuild_all
 from snnrepro.spec import resolve
 
-SPEC = {
-    "id": "digits-relu-scale",
-    "paper": "rsn",
-    "table": "Table 3",
-    "row": "scale-out test",
-    "dataset": {"name": "digits", "params": {"size": 8}},
-    "model": {"family": "relu", "arch": "64-64-10"},
-    "optimizer": {"name": "adam", "lr": 0.01},
-    "train": {"epochs": 3, "batch_size": 64, "seeds": 1},
-}
+SPEC = digits_spec("digits-relu-scale", arch="64-64-10", epochs=3)
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    exp = tmp_path / "experiments"
-    (exp / "rsn").mkdir(parents=True)
-    (exp / "rsn" / f"{SPEC['id']}.yaml").write_text(yaml.safe_dump(SPEC))
-    slow = {**SPEC, "id": "digits-relu-slow", "train": {"epochs": 40, "batch_size": 8, "seeds": 1}}
-    (exp / "rsn" / "digits-relu-slow.yaml").write_text(yaml.safe_dump(slow))
-    for k, v in {"SNNREPRO_EXPERIMENTS": exp, "SNNREPRO_RESULTS": tmp_path / "results"}.items():
-        monkeypatch.setenv(k, str(v))
-    monkeypatch.setenv("SNNREPRO_OFFLINE", "1")
+def env(spec_env, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return {"exp": exp, "results": tmp_path / "results", "tmp": tmp_path}
+    return spec_env(SPEC, digits_spec("digits-relu-slow", arch="64-64-10", epochs=40, batch_size=8))
 
 
 def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:

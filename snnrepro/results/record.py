@@ -37,25 +37,26 @@ def artifacts_dir(root: Path, spec_id: str, profile: str, seed: int) -> Path:
 
 
 def git_commit() -> str:
+    """``HEAD`` (+dirty) of the checkout, else ``$SNNREPRO_GIT_COMMIT`` (a copy without .git), else unknown."""
+    commit = _git_head()
+    return os.environ.get("SNNREPRO_GIT_COMMIT", commit) if commit == "unknown" else commit
+
+
+def _git(*args: str) -> str:
+    """stdout of ``git ARGS`` in the package's checkout ('' when git or the repository is absent)."""
+    out = subprocess.run(
+        ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+    )
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _git_head() -> str:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
 def versions() -> dict[str, str]:
