@@ -37,9 +37,9 @@ def test_table_ii_topologies_build_and_run(arch, shape, sequence, classes, hidde
 
 def test_pooling_sizes_for_2d_and_1d_maps():
     net = build("Conv5x5x32-S2-FC1000-FC10", (3, 32, 32), 10)
-    assert net.blocks[1].synapse[1].in_features == 32 * 16 * 16
+    assert net.blocks[1].weights.in_features == 32 * 16 * 16
     net1d = build("Conv1x3x100-S3-FC1000-FC10", (30, 30), 10, sequence=True)  # 1-D map: pooling 1 x 3
-    assert net1d.blocks[1].synapse[1].in_features == 100 * 10
+    assert net1d.blocks[1].weights.in_features == 100 * 10
     x = (torch.rand(30, 2, 30) < 0.3).float()
     assert net1d(x).shape == (2, 10)
 
@@ -60,9 +60,9 @@ def test_forward_is_the_authors_update_step_by_step():
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(3.0)
-        net.blocks[2].synapse.weight.uniform_(0.0, 0.4)  # an output layer that fires
+        net.blocks[2].weights.weight.uniform_(0.0, 0.4)  # an output layer that fires
     x = (torch.rand(9, 2, 1, 6, 6) < 0.5).float()
-    conv, fc1, fc2 = net.blocks[0].synapse, net.blocks[1].synapse[1], net.blocks[2].synapse
+    conv, fc1, fc2 = (b.weights for b in net.blocks)
 
     def lif(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         u = torch.zeros_like(inputs[0])

@@ -97,8 +97,7 @@ def _hidden_grads(model: nn.Module, rule_name: str, x: torch.Tensor, y: torch.Te
     model.zero_grad(set_to_none=True)
     rule.compute_grads(x, y)
     net = find_local_layers(model)
-    return [b.synapse.weight.grad.clone() if isinstance(b.synapse, nn.Conv2d) else b.synapse[1].weight.grad.clone()
-            for b in net.blocks[:-1]]
+    return [b.weights.weight.grad.clone() for b in net.blocks[:-1]]
 
 
 def test_hidden_updates_do_not_depend_on_the_output_layer_under_brp():
@@ -106,8 +105,8 @@ def test_hidden_updates_do_not_depend_on_the_output_layer_under_brp():
     a = _net()
     b = copy.deepcopy(a)
     with torch.no_grad():
-        b[1].blocks[-1].synapse.weight.add_(torch.randn_like(b[1].blocks[-1].synapse.weight))
-        b[1].blocks[-1].synapse.bias.add_(0.3)
+        b[1].blocks[-1].weights.weight.add_(torch.randn_like(b[1].blocks[-1].weights.weight))
+        b[1].blocks[-1].weights.bias.add_(0.3)
     ga = _hidden_grads(a, "brp", x, y, feedback_seed=5)
     gb = _hidden_grads(b, "brp", x, y, feedback_seed=5)
     assert any(g.abs().sum() > 0 for g in ga)  # the hidden layers do learn
@@ -118,7 +117,7 @@ def test_hidden_updates_do_not_depend_on_the_output_layer_under_brp():
     for r in (ra, rb):
         r.model.zero_grad()
         r.compute_grads(x, y)
-    assert not torch.equal(a[1].blocks[-1].synapse.weight.grad, b[1].blocks[-1].synapse.weight.grad)
+    assert not torch.equal(a[1].blocks[-1].weights.weight.grad, b[1].blocks[-1].weights.weight.grad)
     # under end-to-end surrogate BPTT the same perturbation changes the hidden updates
     c, d = copy.deepcopy(a), copy.deepcopy(b)
     gc = _hidden_grads(c, "backprop", x, y)
@@ -132,7 +131,7 @@ def test_hidden_updates_do_not_depend_on_the_layers_between():
     a = _net()
     b = copy.deepcopy(a)
     with torch.no_grad():
-        b[1].blocks[1].synapse[1].weight.mul_(-2.0)
+        b[1].blocks[1].weights.weight.mul_(-2.0)
     ga = _hidden_grads(a, "brp", x, y, feedback_seed=5)
     gb = _hidden_grads(b, "brp", x, y, feedback_seed=5)
     assert torch.equal(ga[0], gb[0]) and not torch.equal(ga[1], gb[1])
@@ -146,13 +145,13 @@ def test_fc_update_equals_closed_form_at_one_step(signal):
     model = nn.Sequential(nn.Identity(), build("FC16-FC3", (8,), 3))
     net = model[1]
     with torch.no_grad():  # make the output layer fire for some samples so TP_err is not trivial
-        net.blocks[1].synapse.weight.uniform_(0.0, 0.3)
+        net.blocks[1].weights.weight.uniform_(0.0, 0.3)
     x = _spikes((1, 6, 8), 0.7, seed=3)
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     rule = BRP(model, mse_onehot(), signal=signal, feedback_seed=11)
     model.zero_grad()
     _, scores = rule.compute_grads(x, y)
-    w, b = net.blocks[0].synapse.weight, net.blocks[0].synapse.bias
+    w, b = net.blocks[0].weights.weight, net.blocks[0].weights.bias
     u = x[0] @ w.detach().T + b.detach()
     window = ((u - 0.5).abs() < 0.5).float()
     onehot = torch.nn.functional.one_hot(y, 3).float()

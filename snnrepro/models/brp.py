@@ -14,13 +14,15 @@ steps after the spike, hence ``refractory: 0`` here (a model param, to try the o
 Tokens (``snnrepro.models.arch``): ``Conv5x5x28`` / ``Conv1x3x100`` spiking convolution (stride 1,
 'same' zero padding as the authors' ``CONV_32_5_1_2``), ``S2`` average pooling of the spikes
 (``S1`` = no subsampling), ``P2`` max pooling, ``FC1000`` / ``1000`` fully connected, ``DP``
-dropout.  The last dense layer is the LIF output layer; the network returns its firing rate over
-T (Eq. 6, ``y = 1/T sum_t O_spikes(t)``), ``[B, classes]``, whose argmax is the prediction.
+dropout (one mask per sample for all steps).  The last dense layer is the LIF output layer; the
+network returns its firing rate over T (Eq. 6, ``y = 1/T sum_t O_spikes(t)``), ``[B, classes]``,
+whose argmax is the prediction.
 
 Input: the encoder's ``[T, B, ...]``.  Per step a sample is ``[C, H, W]``, ``[H, W]`` (one channel)
 or ``[F]`` (a 1-D map, ``[1, 1, F]``, on which ``Conv1xk`` kernels are the paper's 1-D kernels and
 pooling is ``1 x s``).  ``sequence: true`` says the loader's first sample axis is time (frames of
-TIDIGITS or DVS-Gesture), so the per-step shape is ``input_shape[1:]``.
+TIDIGITS or DVS-Gesture), so the per-step shape is ``input_shape[1:]`` (the ``frames`` encoder
+feeds frame t at step t).
 
 BRP hook points (protocol :class:`snnrepro.rules.brp.LocalLayers`): ``hidden_shapes()`` and
 ``record_hidden(detach_inputs)``; a hidden layer's spike output ``h`` is recorded *before*
@@ -38,33 +40,34 @@ import torch
 from torch import nn
 
 from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Pool, Voting, parse_arch, split_input
+from snnrepro.models.multistep import SeqDropout, TimeDistributed
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import MODELS
 
 
 class SpikingBlock(nn.Module):
-    """synapse (conv or linear) -> LIF population -> optional pooling/dropout of the spikes."""
+    """synapse (conv or linear, on all steps at once) -> LIF population -> optional pooling/dropout of the spikes."""
 
-    def __init__(self, synapse: nn.Module, neuron: nn.Module, out_shape: tuple[int, ...], name: str) -> None:
+    def __init__(self, weights: nn.Module, neuron: nn.Module, out_shape: tuple[int, ...], name: str) -> None:
         super().__init__()
-        self.synapse = synapse
+        self.synapse = TimeDistributed(weights)
         self.neuron = neuron
         self.post = nn.Sequential()
         self.out_shape = out_shape  # per-sample shape of the spikes (before self.post)
         self.name = name
 
+    @property
+    def weights(self) -> nn.Module:
+        """The layer's ``nn.Conv2d`` or ``nn.Linear``."""
+        inner = self.synapse.module
+        return inner[-1] if isinstance(inner, nn.Sequential) else inner
+
     def spikes(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` [T, B, ...] -> spikes [T, B, *out_shape]."""
-        steps, batch = x.shape[:2]
-        z = self.synapse(x.flatten(0, 1))
-        return self.neuron(z.view(steps, batch, *z.shape[1:]))
+        return self.neuron(self.synapse(x))
 
     def after(self, s: torch.Tensor) -> torch.Tensor:
-        if len(self.post) == 0:
-            return s
-        steps, batch = s.shape[:2]
-        y = self.post(s.flatten(0, 1))
-        return y.view(steps, batch, *y.shape[1:])
+        return self.post(s)
 
 
 class SpikingCNN(nn.Module):
@@ -137,11 +140,14 @@ def build(
     padding: str = "same",
     bias: bool = True,
     sequence: bool = False,
+    channels: int | None = None,
     T: int | None = None,  # noqa: N803 - the encoder's window, accepted for the family convention, unused
     backend: str = "fused",
 ) -> SpikingCNN:
     """BRP-SNN network for ``arch`` on loader samples of ``input_shape``; see the module docstring.
 
+    ``channels`` overrides the per-step channel count when the encoder changes it (DVS polarities merged
+    into one map by the ``frames`` encoder's ``merge_channels``).
     ``width`` is the rectangular pseudo-gradient's full width (Eq. 10, authors: 1.0); ``surrogate``
     may name another registered surrogate (then ``width`` is ignored unless it is ``rectangular``).
     """
@@ -150,6 +156,10 @@ def build(
     if T is not None and int(T) < 1:
         raise ArchError(f"brp model: T must be a positive number of steps, got {T}")
     step = _step_shape(tuple(input_shape), sequence)
+    if channels is not None:
+        if int(channels) < 1 or len(step) != 3:
+            raise ArchError(f"brp model: channels={channels} needs a [C, H, W] step input, got per-step shape {step}")
+        step = (int(channels), *step[1:])
     sg: str | dict[str, Any] = surrogate
     if surrogate == "rectangular":
         sg = {"name": "rectangular", "width": float(width)}
@@ -209,7 +219,8 @@ def build(
             if h < size[0] or w < size[1]:
                 raise ArchError(f"brp model: pooling {size} does not fit a {h}x{w} map at {where}")
             if ly.size > 1:
-                blocks[-1].post.append(nn.AvgPool2d(size) if ly.kind == "avg" else nn.MaxPool2d(size))
+                pool = nn.AvgPool2d(size) if ly.kind == "avg" else nn.MaxPool2d(size)
+                blocks[-1].post.append(TimeDistributed(pool))
             cur = (c, h // size[0], w // size[1])
         elif isinstance(ly, Dense):
             fan_in = math.prod(cur)
@@ -222,7 +233,7 @@ def build(
         elif isinstance(ly, Dropout):
             if not blocks:
                 raise ArchError(f"brp model: dropout must follow a layer, at {where}")
-            blocks[-1].post.append(nn.Dropout(ly.p))
+            blocks[-1].post.append(SeqDropout(ly.p))
         elif isinstance(ly, Voting | Input):
             raise ArchError(f"brp model: {where} is not supported")
     if len(blocks[-1].post):
