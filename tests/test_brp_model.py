@@ -18,18 +18,18 @@ def test_parser_reads_table_ii_notation():
 
 
 @pytest.mark.parametrize(
-    ("arch", "shape", "sequence", "classes", "hidden"),
+    ("arch", "shape", "time_axis", "classes", "hidden"),
     [
-        ("Conv5x5x28-FC1000-FC10", (1, 28, 28), False, 10, [(28, 28, 28), (1000,)]),  # MNIST
-        ("Conv5x5x32-S2-FC1000-FC10", (3, 32, 32), False, 10, [(32, 32, 32), (1000,)]),  # CIFAR10
-        ("Conv1x3x100-S1-FC1000-FC10", (30, 30), True, 10, [(100, 1, 30), (1000,)]),  # TIDIGITS 1-D kernels
-        ("Conv5x5x32-S2-FC1000-FC10", (1, 30, 30), False, 10, [(32, 30, 30), (1000,)]),  # TIDIGITS 2-D kernels
-        ("Conv5x5x32-S2-FC1000-FC11", (100, 2, 32, 32), True, 11, [(32, 32, 32), (1000,)]),  # DVS-Gesture frames
+        ("Conv5x5x28-FC1000-FC10", (1, 28, 28), None, 10, [(28, 28, 28), (1000,)]),  # MNIST
+        ("Conv5x5x32-S2-FC1000-FC10", (3, 32, 32), None, 10, [(32, 32, 32), (1000,)]),  # CIFAR10
+        ("Conv1x3x100-S1-FC1000-FC10", (1, 30, 30), -1, 10, [(100, 1, 30), (1000,)]),  # TIDIGITS 1-D kernels
+        ("Conv5x5x32-S2-FC1000-FC10", (1, 30, 30), None, 10, [(32, 30, 30), (1000,)]),  # TIDIGITS 2-D kernels
+        ("Conv5x5x32-S2-FC1000-FC11", (100, 2, 32, 32), 0, 11, [(32, 32, 32), (1000,)]),  # DVS-Gesture frames
     ],
 )
-def test_table_ii_topologies_build_and_run(arch, shape, sequence, classes, hidden):
+def test_table_ii_topologies_build_and_run(arch, shape, time_axis, classes, hidden):
     with torch.device("meta"):
-        net = MODELS.get("brp")(arch, shape, classes, sequence=sequence)
+        net = MODELS.get("brp")(arch, shape, classes, time_axis=time_axis)
     assert isinstance(net, SpikingCNN)
     assert net.hidden_shapes() == hidden
     assert len(net.layer_names()) == len(hidden)
@@ -38,9 +38,9 @@ def test_table_ii_topologies_build_and_run(arch, shape, sequence, classes, hidde
 def test_pooling_sizes_for_2d_and_1d_maps():
     net = build("Conv5x5x32-S2-FC1000-FC10", (3, 32, 32), 10)
     assert net.blocks[1].weights.in_features == 32 * 16 * 16
-    net1d = build("Conv1x3x100-S3-FC1000-FC10", (30, 30), 10, sequence=True)  # 1-D map: pooling 1 x 3
+    net1d = build("Conv1x3x100-S3-FC1000-FC10", (1, 30, 30), 10, time_axis=-1)  # 1-D map: pooling 1 x 3
     assert net1d.blocks[1].weights.in_features == 100 * 10
-    x = (torch.rand(30, 2, 30) < 0.3).float()
+    x = (torch.rand(30, 2, 1, 30) < 0.3).float()
     assert net1d(x).shape == (2, 10)
 
 
@@ -102,6 +102,7 @@ def test_refractory_is_a_parameter():
         ("Conv9x9x4-FC10", (1, 4, 4), {"padding": "valid"}, "does not fit"),
         ("Conv3x3x4-S8-FC10", (1, 4, 4), {}, "does not fit"),
         ("FC20-10Voting", (1, 4, 4), {}, "dense output layer"),
+        ("FC10", (1, 4, 4), {"time_axis": 3}, "time_axis 3"),
     ],
 )
 def test_arch_errors(arch, shape, kwargs, match):

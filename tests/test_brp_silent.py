@@ -113,6 +113,13 @@ def test_frames_encoder_merges_and_binarizes_dvs_frames():
     assert out.shape == (2, 1, 1, 1, 1) and out.flatten().tolist() == [1.0, 0.0]
 
 
+def test_frames_encoder_reads_audio_features_with_time_last():
+    feats = torch.arange(12.0).view(1, 1, 3, 4)  # [B, 1, bands=3, frames=4]
+    out = Frames(T=2, time_axis=-1)(feats)
+    assert out.shape == (2, 1, 1, 3)
+    assert out[1, 0, 0].tolist() == [1.0, 5.0, 9.0]  # frame 1 = every band at time index 1
+
+
 def test_frames_encoder_errors():
     with pytest.raises(ValueError, match="only 3 frames"):
         Frames(T=5)(torch.zeros(1, 3, 2))

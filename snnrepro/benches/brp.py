@@ -24,10 +24,17 @@ BATCH = 50  # the paper's batch size
 def _setups(quick: bool) -> list[tuple[str, str, tuple[int, ...], nn.Module, torch.Tensor, dict]]:
     t_img = 10 if quick else 20
     img = torch.rand(BATCH, 1, 28, 28)
-    seq = torch.rand(BATCH, 30, 30) * 0.05
+    seq = torch.rand(BATCH, 1, 30, 30) * 0.05  # audio features [1, bands, frames]
     return [
         ("MNIST", "Conv5x5x28-FC1000-FC10", (1, 28, 28), Rate(T=t_img, i_rd=1.0), img, {}),
-        ("TIDIGITS 1-D", "Conv1x3x100-S1-FC1000-FC10", (30, 30), Frames(T=30, i_rd=0.1), seq, {"sequence": True}),
+        (
+            "TIDIGITS 1-D",
+            "Conv1x3x100-S1-FC1000-FC10",
+            (1, 30, 30),
+            Frames(T=30, i_rd=0.1, time_axis=-1),
+            seq,
+            {"time_axis": -1},
+        ),
     ]
 
 

@@ -16,15 +16,23 @@ class Frames(nn.Module):
     * ``i_rd``: Eq. 3's spike generator on each frame, ``s_t = 1[x_t > U_t * I_rd(alpha)]`` with fresh
       ``U_t ~ U(0, 1)``, i.e. spike probability ``clamp(x_t / I_rd, 0, 1)`` (``0.1`` for TIDIGITS);
       ``None`` passes the frame values through (DVS frames are spikes already).
+    * ``time_axis``: the sample axis holding the frames (``0``: ``[F, ...]``; ``-1``: the audio
+      features' ``[1, bands, frames]``); the other axes keep their order.
     * ``merge_channels``: sum the channel axis (the axis after time) into one channel, e.g. the two
       DVS polarities into one map as in the authors' one-channel DVS frames.
     * ``binarize``: ``1[x > 0]`` after merging (event counts -> spikes).
     """
 
     def __init__(
-        self, T: int | None = None, i_rd: float | None = None, merge_channels: bool = False, binarize: bool = False
+        self,
+        T: int | None = None,
+        i_rd: float | None = None,
+        merge_channels: bool = False,
+        binarize: bool = False,
+        time_axis: int = 0,
     ) -> None:
         super().__init__()
+        self.time_axis = int(time_axis)
         if T is not None and (int(T) != T or T < 1):
             raise ValueError(f"frames encoder: T must be a positive integer or null, got {T!r}")
         if i_rd is not None and not i_rd > 0:
@@ -37,9 +45,13 @@ class Frames(nn.Module):
         """Per-step spike probability (or value, without ``i_rd``) ``[T, B, ...]`` of a batch ``[B, F, ...]``."""
         if x.dim() < 2:
             raise ValueError(f"frames encoder: expected [B, frames, ...], got shape {tuple(x.shape)}")
-        if self.T is not None and x.shape[1] < self.T:
-            raise ValueError(f"frames encoder: T={self.T} but the samples have only {x.shape[1]} frames")
-        x = x[:, : self.T].transpose(0, 1).float()
+        axis = self.time_axis + 1 if self.time_axis >= 0 else x.dim() + self.time_axis
+        if not 1 <= axis < x.dim():
+            raise ValueError(f"frames encoder: time_axis {self.time_axis} is not a sample axis of {tuple(x.shape)}")
+        x = x.movedim(axis, 0)
+        if self.T is not None and x.shape[0] < self.T:
+            raise ValueError(f"frames encoder: T={self.T} but the samples have only {x.shape[0]} frames")
+        x = x[: self.T].float()
         if self.merge_channels:
             if x.dim() < 4:
                 raise ValueError(f"frames encoder: merge_channels needs [B, F, C, ...] input, got {tuple(x.shape)}")
@@ -57,12 +69,19 @@ class Frames(nn.Module):
         return (torch.rand_like(p) < p).to(p.dtype)
 
     def extra_repr(self) -> str:
-        return f"T={self.T}, i_rd={self.i_rd}, merge_channels={self.merge_channels}, binarize={self.binarize}"
+        return (
+            f"T={self.T}, i_rd={self.i_rd}, merge_channels={self.merge_channels}, binarize={self.binarize}, "
+            f"time_axis={self.time_axis}"
+        )
 
 
 @ENCODERS.register("frames")
 def frames(
-    T: int | None = None, i_rd: float | None = None, merge_channels: bool = False, binarize: bool = False
+    T: int | None = None,
+    i_rd: float | None = None,
+    merge_channels: bool = False,
+    binarize: bool = False,
+    time_axis: int = 0,
 ) -> nn.Module:
-    """Factory for :class:`Frames` (params ``T``, ``i_rd``, ``merge_channels``, ``binarize``)."""
-    return Frames(T, i_rd, merge_channels, binarize)
+    """Factory for :class:`Frames` (params ``T``, ``i_rd``, ``merge_channels``, ``binarize``, ``time_axis``)."""
+    return Frames(T, i_rd, merge_channels, binarize, time_axis)

@@ -20,9 +20,9 @@ whose argmax is the prediction.
 
 Input: the encoder's ``[T, B, ...]``.  Per step a sample is ``[C, H, W]``, ``[H, W]`` (one channel)
 or ``[F]`` (a 1-D map, ``[1, 1, F]``, on which ``Conv1xk`` kernels are the paper's 1-D kernels and
-pooling is ``1 x s``).  ``sequence: true`` says the loader's first sample axis is time (frames of
-TIDIGITS or DVS-Gesture), so the per-step shape is ``input_shape[1:]`` (the ``frames`` encoder
-feeds frame t at step t).
+pooling is ``1 x s``).  ``time_axis`` names the loader sample's time axis (frames of TIDIGITS:
+``-1`` in ``[1, bands, frames]``; DVS-Gesture: ``0`` in ``[T, 2, H, W]``); the per-step shape is the
+sample shape without it (the ``frames`` encoder feeds frame t at step t).
 
 BRP hook points (protocol :class:`snnrepro.rules.brp.LocalLayers`): ``hidden_shapes()`` and
 ``record_hidden(detach_inputs)``; a hidden layer's spike output ``h`` is recorded *before*
@@ -118,8 +118,12 @@ class SpikingCNN(nn.Module):
         return s.mean(0)
 
 
-def _step_shape(input_shape: tuple[int, ...], sequence: bool) -> tuple[int, ...]:
-    shape = tuple(int(d) for d in (input_shape[1:] if sequence else input_shape))
+def _step_shape(input_shape: tuple[int, ...], time_axis: int | None) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in input_shape)
+    if time_axis is not None:
+        if not -len(shape) <= int(time_axis) < len(shape):
+            raise ArchError(f"brp model: time_axis {time_axis} is not an axis of the sample shape {shape}")
+        shape = shape[: int(time_axis) % len(shape)] + shape[int(time_axis) % len(shape) + 1 :]
     if not shape:
         raise ArchError(f"brp model: sample shape {tuple(input_shape)} leaves nothing per time step")
     return shape
@@ -139,7 +143,7 @@ def build(
     width: float = 1.0,
     padding: str = "same",
     bias: bool = True,
-    sequence: bool = False,
+    time_axis: int | None = None,
     channels: int | None = None,
     T: int | None = None,  # noqa: N803 - the encoder's window, accepted for the family convention, unused
     backend: str = "fused",
@@ -155,7 +159,7 @@ def build(
         raise ArchError(f"brp model: padding must be 'same' or 'valid', got {padding!r}")
     if T is not None and int(T) < 1:
         raise ArchError(f"brp model: T must be a positive number of steps, got {T}")
-    step = _step_shape(tuple(input_shape), sequence)
+    step = _step_shape(tuple(input_shape), time_axis)
     if channels is not None:
         if int(channels) < 1 or len(step) != 3:
             raise ArchError(f"brp model: channels={channels} needs a [C, H, W] step input, got per-step shape {step}")
