@@ -158,8 +158,8 @@ def test_frame_cache_is_keyed_by_every_param(tmp_path):
         b = src.load(tmp_path, download=False, **params)
         fr = b.train[0][0]
         assert b.train.cache_path(0) != path4
-        assert fr.max().item() < 7.0 or fr.sum().item() == first.sum().item()
-        assert fr.shape[0] == params["frames"]
+        assert not (fr == 7.0).all() and fr.shape[0] == params["frames"]
+        assert fr.sum().item() == pytest.approx(first.sum().item(), rel=0.3)  # real events, freshly converted
     # different T: genuinely different frames (sum preserved)
     b8 = src.load(tmp_path, download=False, frames=8)
     assert b8.train[0][0].sum().item() == first.sum().item()
