@@ -50,3 +50,18 @@ def test_every_source_reports_availability_and_shape_without_disk(tmp_path):
         shape, classes = src.shape()
         assert all(isinstance(s, int) and s > 0 for s in shape) and classes >= 2
     assert not (tmp_path / "empty").exists()  # neither check() nor shape() wrote anything
+
+
+def test_data_bench_rows(monkeypatch):
+    """The loading rows are measured for real; the (slow) training reference is stubbed here."""
+    from snnrepro.benches import data as bench
+
+    monkeypatch.setattr(bench, "N_FILES", 4)
+    monkeypatch.setattr(bench, "_train_ms_per_sample", lambda device, repeats, batch: (100.0, "stub"))
+    import torch
+
+    rows = bench.run(torch.device("cpu"), quick=True)
+    names = [r.name for r in rows]
+    assert names[:3] == ["N-MNIST frames convert", "N-MNIST frames uncached", "N-MNIST frames cached"]
+    assert all(r.ms_per_step > 0 and r.ratio == r.ms_per_step / 100.0 for r in rows[:3])
+    assert "frames/s" in rows[0].note
