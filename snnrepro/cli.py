@@ -80,7 +80,7 @@ def list_cmd(
         table.add_row(s.paper, s.dataset.name, s.id, f"{s.table}: {s.row}", rep, profiles)
     Console().print(table)
     for e in errors:
-        err.print(f"[red]invalid spec[/] {e}", highlight=False)
+        err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(2)
 
@@ -329,7 +329,7 @@ def reproduce(
         raise ValueError("say --all or --paper P")
     specs, errors = _all_specs(profile)
     for e in errors:
-        err.print(f"[red]invalid spec[/] {e}", highlight=False)
+        err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     recs: list[RunRecord] = []
     failed_logs: list[str] = []
     chosen = [s for s in specs if all_ or s.paper == paper]
@@ -361,12 +361,12 @@ def reproduce(
     failed = [r for r in recs if r.status != "ok"]
     for r in failed:
         err.print(
-            f"[red]{r.status}[/] {r.id} seed {r.seed}: {r.error} "
+            f"[red]{r.status}[/] {r.id} seed {r.seed}: {escape(r.error)} "
             f"({record_path(results_root(results), r.id, r.profile, r.seed)})",
             highlight=False,
         )
     for line in failed_logs:
-        err.print(f"[red]failed[/] {line}", highlight=False)
+        err.print(f"[red]failed[/] {escape(line)}", highlight=False, soft_wrap=True)
     if errors or failed or failed_logs:
         raise typer.Exit(1)
 

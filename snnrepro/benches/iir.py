@@ -1,0 +1,77 @@
+"""Benchmark: one training step of the IIR family vs the shared LIF core on the same network.
+
+Network: the authors' MNIST MLP 784-500-500-10, T = 25 rate-coded steps, batch 64, Adam, spike-count
+cross-entropy (Eq. 6-7).  The reference is the same weights with the core's fused multi-step LIF
+(:func:`snnrepro.neurons.lif.lif_multistep`, soft reset, gaussian surrogate) in place of the IIR
+synapse/neuron/reset filters; ratio = IIR ms / LIF-core ms, measured in the same process.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnrepro.bench import BenchRow, time_step
+from snnrepro.models.iir import build as build_iir
+from snnrepro.neurons.lif import LIF
+from snnrepro.registry import BENCHES
+
+ARCH = "784-500-500-10"
+STEPS = 25
+BATCH = 64
+
+
+class _LIFCoreNet(nn.Module):
+    """784-500-500-10 of Linear layers on ``[T*B, ...]`` and the core's fused LIF; output spike counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        widths = [784, 500, 500, 10]
+        self.fcs = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(widths, widths[1:], strict=False))
+        self.lif = LIF(decay=0.9, threshold=1.0, reset="soft", surrogate={"name": "gaussian", "sigma": 0.4})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.flatten(2)
+        for fc in self.fcs:
+            z = self.lif(fc(z))
+        return z.sum(0)
+
+
+def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+@BENCHES.register("iir")
+def run(device: torch.device, quick: bool) -> list[BenchRow]:
+    """ms per Adam step; rows: LIF core (reference), IIR ``lif`` preset, IIR dual-exp fixed and trained kernels."""
+    torch.manual_seed(0)
+    x = (torch.rand(STEPS, BATCH, 1, 28, 28, device=device) < 0.2).float()
+    y = torch.randint(0, 10, (BATCH,), device=device)
+    repeats = 3 if quick else 10
+    ref = _LIFCoreNet().to(device)
+    ref_ms = time_step(_step_fn(ref, x, y), device, warmup=1, repeats=repeats)
+    note = f"T {STEPS}, batch {BATCH}, Adam, spike-count CE"
+    ref_name = f"LIF core (fused) {ARCH}"
+    rows = [BenchRow("iir", ref_name, ref_ms, note=note)]
+    variants = (
+        ("IIR lif preset (no synapse filter)", {"preset": "lif", "lam": 0.9, "theta": 0.0, "reset_scale": 0.9}),
+        ("IIR dual-exp, fixed kernel", {"train_kernel": False}),
+        ("IIR dual-exp, trained kernel", {"train_kernel": True}),
+    )
+    for name, params in variants:
+        net = build_iir(ARCH, (1, 28, 28), 10, **params).to(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        ms = time_step(_step_fn(net, x, y), device, warmup=1, repeats=repeats)
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        rows.append(BenchRow("iir", f"{name} {ARCH}", ms, reference=ref_name, ratio=ms / ref_ms, peak_mem_mb=peak,
+                             note=note))
+    return rows

@@ -1,0 +1,131 @@
+"""The ``relpsp`` family: deep networks of ReL-PSP neurons trained with STDBP (exact spike-time gradients).
+
+Input: spike times from the ``latency`` encoder, ``[B, C, H, W]`` (or ``[B, N]``).  Every conv/dense
+token is a ReL-PSP layer (:mod:`snnrepro.neurons.relpsp`: first-spike time by Eq. 12, gradients
+Eq. 14-15), ``P2`` is earliest-spike pooling (min of times; ``AP``/``S`` are refused: averaging
+spike times is not a spiking operation).  The output is ``scores = -t_out`` ``[B, classes]``, so
+the ``cross_entropy`` loss on it is exactly Eq. 13 and the earliest output spike is the class.
+
+Choices where the paper is silent (all parameters):
+
+* ``theta`` = 1 and the window ``t_max`` = 4 (input times in ``[0, 1]``); silent neurons output
+  ``t_max`` (no spike, zero gradient), the same ``t_max`` in every layer.
+* Convolutions are ``valid`` (``padding``), as in LeNet-5 whose notation the paper uses:
+  ``28x28-6C5-P2-16C5-P2`` gives 28->24->12->8->4, i.e. 16x4x4 = 256 spike times; the ``1024`` that
+  follows is therefore a hidden dense layer of 1024 neurons (256 -> 1024 -> 128 -> 10), not the
+  flattened size.
+* Weights ``N(mean / fan_in, gain^2 / fan_in)`` (``init``: normal | uniform); the specs use a small
+  positive ``mean`` so that most neurons fire at the start (the paper uses no weight constraint or
+  regularisation -- "Additional Strategy: None" in Table 1 -- so none is offered here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Pool, Voting, parse_arch, split_input
+from snnrepro.neurons.relpsp import DEFAULT_CHUNK, MinPool2d, RelPspConv2d, RelPspDense
+from snnrepro.registry import MODELS
+
+
+class _Flatten(nn.Module):
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return t.flatten(1)
+
+
+class RelPspNet(nn.Module):
+    """Latency-coded input times -> ReL-PSP layers -> scores ``-t_out`` ``[B, classes]``."""
+
+    def __init__(self, layers: nn.Sequential, flatten_input: bool, t_max: float) -> None:
+        super().__init__()
+        self.layers = layers
+        self.flatten_input = flatten_input
+        self.t_max = t_max
+
+    def _prepare(self, t_in: torch.Tensor) -> torch.Tensor:
+        return t_in.flatten(1) if self.flatten_input else t_in
+
+    def forward(self, t_in: torch.Tensor) -> torch.Tensor:
+        return -self.layers(self._prepare(t_in))
+
+    def spike_times(self, t_in: torch.Tensor) -> list[torch.Tensor]:
+        """Spike times of every ReL-PSP layer (hidden ones first, output last), each ``[B, ...]``."""
+        out, t = [], self._prepare(t_in)
+        for layer in self.layers:
+            t = layer(t)
+            if isinstance(layer, RelPspDense | RelPspConv2d):
+                out.append(t)
+        return out
+
+
+@MODELS.register("relpsp")
+def build(
+    arch: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    theta: float = 1.0,
+    t_max: float = 4.0,
+    init: str = "normal",
+    gain: float = 1.0,
+    mean: float = 0.0,
+    padding: str = "valid",
+    chunk: int = DEFAULT_CHUNK,
+    reference: bool = False,
+) -> nn.Module:
+    """Build a ReL-PSP network for ``arch`` (e.g. ``784-400-10``, ``28x28-6C5-P2-16C5-P2-1024-128-10``).
+
+    Params: ``theta`` threshold; ``t_max`` simulation window (silent neurons output ``t_max``);
+    ``init``/``gain``/``mean`` weight init N(mean/fan_in, gain^2/fan_in); ``padding`` valid | same
+    (padding = no spike); ``chunk`` inputs per scan step of the fast kernel; ``reference`` the slow
+    reference kernel (tests).
+    """
+    if padding not in ("same", "valid"):
+        raise ArchError(f"relpsp: padding must be 'same' or 'valid', got {padding!r}")
+    if theta <= 0 or t_max <= 0:
+        raise ArchError(f"relpsp: theta and t_max must be positive, got theta={theta}, t_max={t_max}")
+    shape, layers = split_input(parse_arch(arch), input_shape)
+    if not layers or not isinstance(layers[-1], Dense):
+        raise ArchError(f"relpsp: {arch!r} must end with a dense output layer")
+    if layers[-1].width != num_classes:
+        raise ArchError(f"relpsp: output width {layers[-1].width} but the dataset has {num_classes} classes")
+    common = dict(theta=theta, t_max=t_max, init=init, gain=gain, mean=mean, chunk=chunk, reference=reference)
+    cur: tuple[int, ...] = tuple(shape)
+    flatten_input = False
+    if isinstance(layers[0], Dense) and len(cur) > 1:
+        flatten_input, cur = True, (math.prod(cur),)
+    seq = nn.Sequential()
+    for ly in layers:
+        if isinstance(ly, Conv):
+            if len(cur) != 3:
+                raise ArchError(f"relpsp: convolution {ly} needs an image input, got shape {cur} in {arch!r}")
+            if ly.stride != 1:
+                raise ArchError(f"relpsp: strided convolution {ly} is not supported in {arch!r}")
+            pad = (ly.kernel[0] // 2, ly.kernel[1] // 2) if padding == "same" else (0, 0)
+            c, h, w = cur
+            h2, w2 = h + 2 * pad[0] - ly.kernel[0] + 1, w + 2 * pad[1] - ly.kernel[1] + 1
+            if h2 < 1 or w2 < 1:
+                raise ArchError(f"relpsp: {ly} does not fit a {h}x{w} map in {arch!r}")
+            seq.append(RelPspConv2d(c, ly.channels, ly.kernel, padding=pad, **common))  # type: ignore[arg-type]
+            cur = (ly.channels, h2, w2)
+        elif isinstance(ly, Pool):
+            if ly.kind != "max":
+                raise ArchError(f"relpsp: only earliest-spike pooling (P/MP) is supported, got {ly} in {arch!r}")
+            if len(cur) != 3:
+                raise ArchError(f"relpsp: pooling {ly} needs an image input in {arch!r}")
+            c, h, w = cur
+            if h < ly.size or w < ly.size:
+                raise ArchError(f"relpsp: pooling {ly} does not fit a {h}x{w} map in {arch!r}")
+            seq.append(MinPool2d(ly.size))
+            cur = (c, h // ly.size, w // ly.size)
+        elif isinstance(ly, Dense):
+            if len(cur) != 1:
+                seq.append(_Flatten())
+                cur = (math.prod(cur),)
+            seq.append(RelPspDense(cur[0], ly.width, **common))  # type: ignore[arg-type]
+            cur = (ly.width,)
+        elif isinstance(ly, Dropout | Voting | Input):
+            raise ArchError(f"relpsp: token {ly} is not supported in {arch!r}")
+    return RelPspNet(seq, flatten_input, float(t_max))
