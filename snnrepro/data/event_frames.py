@@ -31,14 +31,16 @@ FRAMES_VERSION = 1
 
 
 def cache_root(data_root: Path) -> Path:
-    """``$SNNREPRO_CACHE``, else ``<data root>/.cache`` when writable, else ``~/.cache/snnrepro``."""
+    """``$SNNREPRO_CACHE``, else ``$XDG_CACHE_HOME/snnrepro`` (``~/.cache/snnrepro``).
+
+    Never inside the data root: that may be a shared, read-only copy of the datasets.
+    ``data_root`` is accepted so that a future per-root policy needs no caller change.
+    """
     env = os.environ.get("SNNREPRO_CACHE")
     if env:
         return Path(env)
-    root = Path(data_root)
-    if os.access(root if root.exists() else root.parent, os.W_OK):
-        return root / ".cache"
-    return Path.home() / ".cache" / "snnrepro"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "snnrepro"
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,7 @@ class RemoteFile:
         facts = [f"md5 {self.md5}" if self.md5 else "md5 not published"]
         if self.size is not None:
             facts.append(f"{self.size:,} bytes")
-        src = f"; from {self.mirrors[0]}" if self.mirrors else ""
-        return f"{self.name} ({', '.join(facts)}{src})"
+        return f"{self.name} ({', '.join(facts)})"
 
 
 def md5sum(path: Path) -> str:

@@ -53,7 +53,9 @@ def events_to_frames(
     y = np.asarray(y, np.int64)
     pol = (np.asarray(p) != 0).astype(np.int64)
     if x.size and (x.min() < 0 or x.max() >= W or y.min() < 0 or y.max() >= H):
-        raise ValueError(f"event coordinates outside the {W}x{H} sensor: x {x.min()}..{x.max()}, y {y.min()}..{y.max()}")
+        raise ValueError(
+            f"event coordinates outside the {W}x{H} sensor: x {x.min()}..{x.max()}, y {y.min()}..{y.max()}"
+        )
     lo, hi = segment_bounds(np.asarray(t), T, split_by)
     frame_of = np.full(x.size, -1, np.int64)
     for j in range(T):

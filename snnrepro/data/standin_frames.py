@@ -75,3 +75,13 @@ def frames_standin_for(name: str, params: dict[str, Any]) -> tuple[str, dict[str
 
 
 DATASETS.register("standin_frames")(StandinFrames())
+
+
+def _register_standins() -> None:
+    from snnrepro.data.standin import register_standin
+
+    for name in ("nmnist", "dvsgesture", "cifar10dvs", "ntidigits", "tidigits", "fsdd", "gsc", "auslan"):
+        register_standin(name)(lambda params, _n=name: frames_standin_for(_n, params))
+
+
+_register_standins()
