@@ -467,7 +467,7 @@ def bench(
         )
     Console().print(t)
     folder = out or results_root(results) / "bench"
-    for path in write_report(rows, dev, folder, "-".join(chosen) if names else "all", quick):
+    for path in write_report(rows, dev, folder, "all" if chosen == BENCHES.names() else "-".join(chosen), quick):
         err.print(f"wrote {path}")
 
 
