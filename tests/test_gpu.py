@@ -44,6 +44,7 @@ def test_cuda_matches_cpu(sid: str) -> None:
     y = torch.randint(0, classes, (2,))
     with torch.no_grad():
         z = encoder(x)
+    z = z.double() if z.is_floating_point() else z  # encoders emit float32 spikes/values
     outs = []
     for net, dev in ((net_cpu, "cpu"), (net_gpu, "cuda")):
         scores = net(z.to(dev))
