@@ -81,7 +81,7 @@ def test_bad_params_raise():
     with pytest.raises(ValueError, match="outside"):
         events_to_frames(np.array([5]), np.zeros(1), np.zeros(1), np.zeros(1), (2, 2), 2, "count")
     with pytest.raises(ValueError, match="unknown dataset params"):
-        DATASETS.get("nmnist").shape(T=16)
+        DATASETS.get("nmnist").shape(frames=16)
 
 
 @pytest.mark.skipif(not SAMPLE.is_file(), reason="shared N-MNIST sample absent")
@@ -122,7 +122,7 @@ def test_nmnist_binary_round_trip(tmp_path):
 
 def test_nmnist_loads_from_disk_layout(tmp_path):
     counts = make_nmnist(tmp_path)
-    b = DATASETS.get("nmnist").load(tmp_path, download=False, frames=4)
+    b = DATASETS.get("nmnist").load(tmp_path, download=False, T=4)
     assert (len(b.train), len(b.test)) == (20, 20)
     assert b.input_shape == (4, 2, 34, 34) and b.time_steps == 4 and b.num_classes == 10
     x, label = b.train[5]  # sorted: digit 2, file 1
@@ -145,26 +145,26 @@ def test_nmnist_missing_offline_names_files_md5_and_folder(tmp_path):
 def test_frame_cache_is_keyed_by_every_param(tmp_path):
     make_nmnist(tmp_path, per_digit=1)
     src = DATASETS.get("nmnist")
-    b4 = src.load(tmp_path, download=False, frames=4)
+    b4 = src.load(tmp_path, download=False, T=4)
     ds: EventFrames = b4.train  # type: ignore[assignment]
     first = ds[0][0]
     path4 = ds.cache_path(0)
     assert path4 is not None and path4.is_file()
     # the cache is really used: tamper with the cached frames, same params return the tampered copy
     np.save(path4, np.full(first.shape, 7.0, np.float32))
-    assert src.load(tmp_path, download=False, frames=4).train[0][0].max().item() == 7.0
+    assert src.load(tmp_path, download=False, T=4).train[0][0].max().item() == 7.0
     # any changed parameter must convert afresh, never reuse the stale (tampered) file
-    for params in ({"frames": 8}, {"frames": 4, "split_by": "time"}, {"frames": 4, "size": 17}):
+    for params in ({"T": 8}, {"T": 4, "split_by": "time"}, {"T": 4, "size": 17}):
         b = src.load(tmp_path, download=False, **params)
         fr = b.train[0][0]
         assert b.train.cache_path(0) != path4
-        assert not (fr == 7.0).all() and fr.shape[0] == params["frames"]
+        assert not (fr == 7.0).all() and fr.shape[0] == params["T"]
         assert torch.equal(fr, b.train.convert(0))  # exactly a fresh conversion of the recording
     # different T: genuinely different frames (sum preserved)
-    b8 = src.load(tmp_path, download=False, frames=8)
+    b8 = src.load(tmp_path, download=False, T=8)
     assert b8.train[0][0].sum().item() == first.sum().item()
     # no cache at all
-    nb = src.load(tmp_path, download=False, frames=4, cache=False)
+    nb = src.load(tmp_path, download=False, T=4, cache=False)
     assert nb.train.cache_path(0) is None and torch.equal(nb.train[0][0], first)
 
 
@@ -197,21 +197,21 @@ def make_gesture(root: Path) -> None:
 def test_dvsgesture_layout_classes_resize_and_counts(tmp_path):
     make_gesture(tmp_path)
     src = DATASETS.get("dvsgesture")
-    b = src.load(tmp_path, download=False, frames=8)
+    b = src.load(tmp_path, download=False, T=8)
     assert (len(b.train), len(b.test), b.num_classes) == (22, 11, 11)
     assert b.info["sample_count"]["train"] == 22 and b.info["sample_count"]["test"] == 11
     x, y = b.train[0]
     assert x.shape == (8, 2, 128, 128) and x.sum().item() == 64
-    b10 = src.load(tmp_path, download=False, frames=8, classes=10, size=32)
+    b10 = src.load(tmp_path, download=False, T=8, classes=10, size=32)
     assert (len(b10.train), len(b10.test), b10.num_classes) == (20, 10, 10)
     assert b10.input_shape == (8, 2, 32, 32) and b10.train[0][0].shape == (8, 2, 32, 32)
     assert max(b10.train.targets) == 9
-    assert src.shape(frames=8, classes=10, size=32) == ((8, 2, 32, 32), 10)
+    assert src.shape(T=8, classes=10, size=32) == ((8, 2, 32, 32), 10)
 
 
 def test_augmentation_only_on_train_and_keeps_shape(tmp_path):
     make_gesture(tmp_path)
-    b = DATASETS.get("dvsgesture").load(tmp_path, download=False, frames=4, crop_padding=16, hflip=True, rotation=5)
+    b = DATASETS.get("dvsgesture").load(tmp_path, download=False, T=4, crop_padding=16, hflip=True, rotation=5)
     torch.manual_seed(0)
     x, _ = b.train[0]
     assert x.shape == (4, 2, 128, 128) and x.sum().item() <= 64
@@ -238,14 +238,14 @@ def test_cifar10dvs_split_first_90_percent_per_class_in_file_name_order(tmp_path
         folder.mkdir(parents=True)
         for i in range(12):
             write_aedat2_dvs128(folder / f"cifar10_{c}_{i}.aedat", *random_stream(rng, 40, 128, 128))
-    b = DATASETS.get("cifar10dvs").load(tmp_path, download=False, frames=2)
+    b = DATASETS.get("cifar10dvs").load(tmp_path, download=False, T=2)
     # 12 per class: ceil(0.9 * 12) = 11 train; sorted names run _0 _1 _10 _11 _2 ... _9, so _9 is the test file
     assert (len(b.train), len(b.test)) == (110, 10)
     assert [p.name for p, _ in b.test.samples] == [f"cifar10_{c}_9.aedat" for c in CLASSES]
     assert [label for _, label in b.test.samples] == list(range(10))
     assert "ceil(0.9*n)" in b.info["split"]
     assert b.train[0][0].shape == (2, 2, 128, 128) and b.train[0][0].sum().item() == 40
-    b5 = DATASETS.get("cifar10dvs").load(tmp_path, download=False, frames=2, train_ratio=0.5)
+    b5 = DATASETS.get("cifar10dvs").load(tmp_path, download=False, T=2, train_ratio=0.5)
     assert (len(b5.train), len(b5.test)) == (60, 60)
 
 
@@ -260,7 +260,7 @@ def test_ntidigits_through_tonic(tmp_path):
             for i in ids:
                 f.create_dataset(f"{part}_addresses/{i}", data=rng.integers(0, 64, 50))
                 f.create_dataset(f"{part}_timestamps/{i}", data=np.sort(rng.random(50)))
-    b = DATASETS.get("ntidigits").load(tmp_path, download=False, frames=10)
+    b = DATASETS.get("ntidigits").load(tmp_path, download=False, T=10)
     assert (len(b.train), len(b.test)) == (2, 1)  # the two-digit utterance is not a single digit
     x, label = b.train[1]
     assert x.shape == (1, 64, 10) and x.sum().item() == 50 and label == 10  # tonic maps z -> 10

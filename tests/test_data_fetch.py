@@ -156,7 +156,7 @@ def test_nmnist_end_to_end_download_from_local_mirror(server, tmp_path, monkeypa
     root = tmp_path / "root"
     with pytest.raises(DatasetMissing):
         src.load(root, download=False)
-    b = src.load(root, download=True, frames=2)
+    b = src.load(root, download=True, T=2)
     assert (len(b.train), len(b.test)) == (10, 10)
     x, y = b.test[3]
     assert y == 3 and x.sum().item() == 1 and x[1, 1, 3, 3].item() == 1  # one ON event at (3, 3), last frame

@@ -2,7 +2,7 @@
 
 Spec params (all optional):
 
-- ``frames`` (16): frames per sample (T); ``split_by``: ``count`` (SpikingJelly's "number", the BPSA/BPTA
+- ``T`` (16): frames per sample; ``split_by``: ``count`` (SpikingJelly's "number", the BPSA/BPTA
   code) or ``time`` (equal time windows);
 - ``size``: output frame size, an int (square) or ``[H, W]``; default the sensor size;
   ``resize_mode``: ``nearest`` (what the BPSA/BPTA code does with ``F.interpolate``) or ``area``;
@@ -24,7 +24,7 @@ from snnrepro.data.event_frames import EventFrames, FrameSpec, build_augment, ca
 from snnrepro.data.event_io import Events
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
 
-FRAME_KEYS = {"frames", "split_by", "size", "resize_mode", "crop_padding", "hflip", "rotation", "cache"}
+FRAME_KEYS = {"T", "split_by", "size", "resize_mode", "crop_padding", "hflip", "rotation", "cache"}
 
 
 def parse_size(size: Any) -> tuple[int, int] | None:
@@ -55,7 +55,7 @@ class EventFrameSource(DatasetSource):
             raise ValueError(f"{self.name}: unknown dataset params {sorted(extra)}; allowed: {allowed}")
         spec = FrameSpec(
             sensor=self.sensor,
-            T=int(params.get("frames", self.default_T)),
+            T=int(params.get("T", self.default_T)),
             split_by=str(params.get("split_by", "count")),
             size=parse_size(params.get("size")),
             resize_mode=str(params.get("resize_mode", "nearest")),
