@@ -1,7 +1,7 @@
 """N-TIDIGITS18 (Anumula et al. 2018): TIDIGITS played to a 64-channel silicon cochlea, through tonic.
 
 Single-digit utterances only (tonic's ``single_digits=True``), 11 classes (tonic's map: o=0,
-1..9, z=10).  Samples are float32 ``[1, 64, T]``: spike counts per cochlea channel in T = ``T`` (100) bins
+1..9, z=10).  Samples are float32 ``[1, 64, T]``: spike counts per cochlea channel in ``T`` (100) bins
 (``split_by`` ``time`` (default) or ``count``, the same integration as the event cameras),
 time on the last axis like the other audio datasets.  File: ``<root>/NTIDIGITS18/n-tidigits.hdf5``.
 """
@@ -68,7 +68,7 @@ class NTidigitsSource(DatasetSource):
 
         tr = NTIDIGITS18(str(root), train=True, single_digits=True)
         te = NTIDIGITS18(str(root), train=False, single_digits=True)
-        info = {"split": "official train/test (single digits)", "bins": {"frames": T, "split_by": split_by},
+        info = {"split": "official train/test (single digits)", "bins": {"T": T, "split_by": split_by},
                 "layout": "[1, 64 channels, T bins] spike counts", "n_train": len(tr), "n_test": len(te)}
         return DataBundle(CochleaBins(tr, T, split_by), CochleaBins(te, T, split_by), (1, CHANNELS, T), 11, info=info)
 
