@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -251,6 +253,7 @@ def fit(
     record.history = history
     save_record()
     progress.start(tr.epochs, batches, start_epoch)
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         for epoch in range(start_epoch, tr.epochs):
             loader = _train_loader(train_ds, local_batch, seed, epoch, dist, tr.num_workers, pin)
@@ -316,8 +319,10 @@ def fit(
     except Diverged as exc:
         record.status, record.error = "diverged", str(exc)
     except KeyboardInterrupt:
-        record.status, record.error = "interrupted", "stopped by the user (resume with --resume)"
+        record.status = "interrupted"
+        record.error = f"stopped by Ctrl-C or SIGTERM after epoch {record.epochs} (resume with --resume)"
     finally:
+        restore_sigterm()
         progress.stop()
         record.wall_s = wall_before + time.perf_counter() - t_start
         record.finished_at = now()
@@ -334,6 +339,22 @@ def fit(
         save_record()
     ddp.barrier(dist)
     return record
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Treat SIGTERM (``kill``, ``timeout``, a scheduler's pre-emption) like Ctrl-C while training.
+
+    The run then stops with status ``interrupted`` and its last epoch checkpoint, so ``--resume``
+    continues it.  Returns the function that restores the previous handler (a no-op off the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _train_loader(
