@@ -22,9 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## create .venv and install snnrepro with its test tools
 
-demo: setup ## the main job, offline: STDBP 784-400-10 (quick profile) and its comparison table
-	$(SNN) run mnist-stdbp-mlp400 --profile quick --results $(RESULTS)
-	$(SNN) table stdbp --results $(RESULTS)
+demo: setup ## the main job: RSN 784-400-10 (digits, offline) and STDBP 784-400-10 (MNIST subset) quick, + table
+	$(SNN) run mnist-rsn-mlp mnist-stdbp-mlp400 --profile quick --results $(RESULTS)
+	$(SNN) table mnist --results $(RESULTS)
 
 test: setup ## the test suite (CPU, minutes)
 	$(PY) -m pytest

@@ -135,9 +135,16 @@ class VisionSource(DatasetSource):
         return [f for f in self.info.files if not (folder / f).is_file()]
 
     def _download(self, root: Path) -> None:
+        """torchvision's download + extraction, one process at a time (runs started together share the files)."""
+        import fcntl
+
         cls = _torchvision_class(self.name)
-        for train in (True, False):
-            cls(str(root), train=train, download=True)
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f".{self.name}.download.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._missing(root):  # another process may have finished while this one waited
+                for train in (True, False):
+                    cls(str(root), train=train, download=True)
 
     def load(
         self,
