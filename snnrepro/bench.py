@@ -25,21 +25,37 @@ class BenchRow:
     note: str = ""
 
 
+def timed_ms(fn: Callable[[], object], device: torch.device) -> float:
+    """Wall time of one ``fn()`` in milliseconds, synchronising CUDA before and after."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - t0) * 1000.0
+
+
 def time_step(fn: Callable[[], object], device: torch.device, warmup: int = 2, repeats: int = 5) -> float:
-    """Median wall time of ``fn()`` in milliseconds, synchronising CUDA around each call."""
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    times.sort()
+    times = sorted(timed_ms(fn, device) for _ in range(repeats))
     return times[len(times) // 2]
+
+
+def adam_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One training step as benchmarks time it: zero grads, forward, cross-entropy, backward, Adam update."""
+    import torch.nn.functional as F
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
 
 
 #: glibc allocator variables that change CPU timings of multi-step SNNs (see docs/performance.md)

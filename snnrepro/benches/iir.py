@@ -9,10 +9,9 @@ synapse/neuron/reset filters; ratio = IIR ms / LIF-core ms, measured in the same
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.bench import BenchRow, time_step
+from snnrepro.bench import BenchRow, adam_step_fn, time_step
 from snnrepro.models.iir import build as build_iir
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import BENCHES
@@ -38,17 +37,6 @@ class _LIFCoreNet(nn.Module):
         return z.sum(0)
 
 
-def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
 @BENCHES.register("iir")
 def run(device: torch.device, quick: bool) -> list[BenchRow]:
     """ms per Adam step; rows: LIF core (reference), IIR ``lif`` preset, IIR dual-exp fixed and trained kernels."""
@@ -57,7 +45,7 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     y = torch.randint(0, 10, (BATCH,), device=device)
     repeats = 3 if quick else 10
     ref = _LIFCoreNet().to(device)
-    ref_ms = time_step(_step_fn(ref, x, y), device, warmup=1, repeats=repeats)
+    ref_ms = time_step(adam_step_fn(ref, x, y), device, warmup=1, repeats=repeats)
     note = f"T {STEPS}, batch {BATCH}, Adam, spike-count CE"
     ref_name = f"LIF core (fused) {ARCH}"
     rows = [BenchRow("iir", ref_name, ref_ms, note=note)]
@@ -70,7 +58,7 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
         net = build_iir(ARCH, (1, 28, 28), 10, **params).to(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        ms = time_step(_step_fn(net, x, y), device, warmup=1, repeats=repeats)
+        ms = time_step(adam_step_fn(net, x, y), device, warmup=1, repeats=repeats)
         peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         rows.append(BenchRow("iir", f"{name} {ARCH}", ms, reference=ref_name, ratio=ms / ref_ms, peak_mem_mb=peak,
                              note=note))

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.bench import BenchRow
+from snnrepro.bench import BenchRow, timed_ms
 from snnrepro.models.multistep import TimeDistributed
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import BENCHES
@@ -208,13 +207,7 @@ def interleaved_ms(
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times[k].append((time.perf_counter() - t0) * 1000.0)
+            times[k].append(timed_ms(fn, device))
     return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.bench import BenchRow, time_step
+from snnrepro.bench import BenchRow, adam_step_fn, time_step
 from snnrepro.encoders.amount_phase import AmountPhase
 from snnrepro.models.relu import build as build_relu
 from snnrepro.models.resonate import build as build_resonate
@@ -14,17 +13,6 @@ from snnrepro.registry import BENCHES
 
 ARCH = "784-400-10"
 BATCH = 128
-
-
-def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
 
 
 def _peak_mb(device: torch.device) -> float | None:
@@ -45,13 +33,13 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     y = torch.randint(0, 10, (BATCH,), device=device)
     repeats = 5 if quick else 20
     ann = build_relu(ARCH, (1, 28, 28), 10).to(device)
-    ann_ms = time_step(_step_fn(ann, x, y), device, warmup=2, repeats=repeats)
+    ann_ms = time_step(adam_step_fn(ann, x, y), device, warmup=2, repeats=repeats)
     rows = [BenchRow("rsn", f"relu ANN {ARCH}", ann_ms, note=f"batch {BATCH}, Adam")]
     for delays in (True, False):
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         net = nn.Sequential(AmountPhase(), build_resonate(ARCH, (1, 28, 28), 10, delays=delays)).to(device)
-        ms = time_step(_step_fn(net, x, y), device, warmup=2, repeats=repeats)
+        ms = time_step(adam_step_fn(net, x, y), device, warmup=2, repeats=repeats)
         rows.append(
             BenchRow(
                 "rsn",

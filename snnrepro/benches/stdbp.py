@@ -8,10 +8,9 @@ about 70 % against 19 %) -- the row note says which.  Latency-coded with black p
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.bench import BenchRow, time_step
+from snnrepro.bench import BenchRow, adam_step_fn, time_step
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build as build_relpsp
 from snnrepro.models.relu import build as build_relu
@@ -34,17 +33,6 @@ def _images(n: int) -> tuple[torch.Tensor, str]:
     return x, source
 
 
-def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
 @BENCHES.register("stdbp")
 def run(device: torch.device, quick: bool) -> list[BenchRow]:
     """ms per Adam step (encode, forward, Eq. 13, backward, update) at batch 128; ratio = STDBP / ANN."""
@@ -57,10 +45,10 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     rows: list[BenchRow] = []
     for arch, ann_name in CASES:
         ann = build_relu(arch, (1, 28, 28), 10, padding="valid").to(device)
-        ann_ms = time_step(_step_fn(ann, x, y), device, warmup=1, repeats=repeats)
+        ann_ms = time_step(adam_step_fn(ann, x, y), device, warmup=1, repeats=repeats)
         rows.append(BenchRow("stdbp", f"{ann_name} ANN", ann_ms, note=f"batch {BATCH}, Adam"))
         snn = nn.Sequential(Latency(), build_relpsp(arch, (1, 28, 28), 10, t_max=8.0, mean=5.0)).to(device)
-        ms = time_step(_step_fn(snn, x, y), device, warmup=1, repeats=repeats)
+        ms = time_step(adam_step_fn(snn, x, y), device, warmup=1, repeats=repeats)
         rows.append(
             BenchRow(
                 "stdbp",
