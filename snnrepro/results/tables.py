@@ -82,6 +82,7 @@ def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
         "delta": None,
         "status": "not run",
     }
+    notes: list[str] = []
     for profile in PROFILE_ORDER:
         runs = by_profile.get(profile)
         if not runs:
@@ -90,7 +91,10 @@ def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
         out["profile"] = profile
         if not ok:
             statuses = sorted({r.status if r.data_source == "real" else "stand-in data" for r in runs})
-            out["status"] = f"{profile}: " + "/".join(statuses)
+            best = [v for r in runs if r.data_source == "real" and (v := _metric(r, spec.metric)) is not None]
+            partial = f" (best {100 * max(best):.2f} after {max(r.epochs for r in runs)} epochs)" if best else ""
+            notes.append(f"{profile}: " + "/".join(statuses) + partial)
+            out["status"] = notes[-1]
             continue
         vals = [100.0 * v for r in ok if (v := _metric(r, spec.metric)) is not None]
         if not vals:
@@ -112,6 +116,8 @@ def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
             out["status"] = "reproduced"
         else:
             out["status"] = "below"
+        if notes:  # a better budget exists but did not finish: say so next to what is shown
+            out["status"] = f"{out['status']}; {'; '.join(notes)}"
         break
     return out
 
