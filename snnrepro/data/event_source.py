@@ -71,8 +71,9 @@ class EventFrameSource(DatasetSource):
         """The subclass's extra params and their defaults."""
         return {}
 
+    @abstractmethod
     def num_classes(self, own: dict[str, Any]) -> int:
-        raise NotImplementedError
+        """Number of classes given the subclass's own params."""
 
     def shape(self, **params: Any) -> tuple[tuple[int, ...], int]:
         spec, _, own = self.frame_params(params)

@@ -38,6 +38,7 @@ Use::
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -45,22 +46,22 @@ import torch
 from snnrepro.registry import SURROGATES
 
 
-class Surrogate:
+class Surrogate(ABC):
     """Base class: ``spike(v)`` = Heaviside forward with ``grad(v)`` backward."""
 
     name = "base"
 
+    @abstractmethod
     def grad(self, v: torch.Tensor) -> torch.Tensor:
         """The surrogate derivative ``g'(v)`` at ``v = u - theta``."""
-        raise NotImplementedError
 
     def grad_(self, v: torch.Tensor) -> torch.Tensor:
         """:meth:`grad` computed in place into ``v`` (no allocation; used by the fused LIF backward)."""
         return v.copy_(self.grad(v))
 
+    @abstractmethod
     def primitive(self, v: torch.Tensor) -> torch.Tensor:
         """The smooth function ``g(v)`` whose derivative is :meth:`grad` (used by tests)."""
-        raise NotImplementedError
 
     def spike(self, v: torch.Tensor) -> torch.Tensor:
         """``H(v)`` (1 where ``v >= 0``) in the forward pass, ``g'(v)`` in the backward pass."""
