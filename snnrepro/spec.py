@@ -34,12 +34,12 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "train": {
             "epochs": 1,
             "seeds": 1,
-            "max_batches": 2,
-            "max_eval_batches": 2,
-            "batch_size": 16,
-            "eval_batch_size": 32,
-            "train_subset": 64,
-            "test_subset": 64,
+            "max_batches": 1,
+            "max_eval_batches": 1,
+            "batch_size": 4,
+            "eval_batch_size": 8,
+            "train_subset": 8,
+            "test_subset": 8,
         }
     },
 }

@@ -45,7 +45,7 @@ def test_show_resolves_profile_and_overrides(env: dict[str, Path]) -> None:
     res = invoke("show", "digits-relu-cli", "--profile", "smoke", "--set", "optimizer.lr=0.5")
     assert res.exit_code == 0
     shown = yaml.safe_load(res.stdout)
-    assert shown["optimizer"]["lr"] == 0.5 and shown["train"]["max_batches"] == 2
+    assert shown["optimizer"]["lr"] == 0.5 and shown["train"]["max_batches"] == 1
 
 
 def test_bad_input_gives_exit_code_2_and_one_line(env: dict[str, Path]) -> None:

@@ -36,7 +36,7 @@ def test_quick_and_smoke_override_budget_only() -> None:
     quick = res(BASE, profile="quick")
     smoke = res(BASE, profile="smoke")
     assert quick.train.epochs == 2 and quick.train.seeds == 1
-    assert smoke.train.max_batches == 2 and smoke.train.epochs == 1
+    assert smoke.train.max_batches == 1 and smoke.train.epochs == 1
     assert quick.model == res(BASE).model and smoke.optimizer == res(BASE).optimizer
     assert quick.hash() != res(BASE).hash()
 
