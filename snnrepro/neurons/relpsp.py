@@ -219,7 +219,28 @@ def _init_weight(weight: torch.Tensor, fan_in: int, init: str, gain: float, mean
             raise ValueError(f"relpsp: init must be 'normal' or 'uniform', got {init!r}")
 
 
-class RelPspDense(nn.Module):
+class _RelPspLayer(nn.Module):
+    """What dense and conv ReL-PSP layers share: parameters, weight ``[fan_in, out]``, and the kernel choice."""
+
+    def __init__(
+        self, fan_in: int, n_out: int, theta: float, t_max: float, init: str, gain: float, mean: float,
+        chunk: int, reference: bool,
+    ) -> None:
+        super().__init__()
+        if theta <= 0 or t_max <= 0:
+            raise ValueError(f"{type(self).__name__}: theta and t_max must be positive, got {theta}, {t_max}")
+        self.theta, self.t_max, self.chunk, self.reference = theta, t_max, chunk, reference
+        self.weight = nn.Parameter(torch.empty(fan_in, n_out))
+        _init_weight(self.weight, fan_in, init, gain, mean)
+
+    def _times(self, t_in: torch.Tensor) -> torch.Tensor:
+        """First-spike times of ``[N, fan_in]`` input times: the fast kernel, or the reference one."""
+        if self.reference:
+            return first_spike_times_reference(t_in, self.weight, self.theta, self.t_max)
+        return first_spike_times(t_in, self.weight, self.theta, self.t_max, self.chunk)
+
+
+class RelPspDense(_RelPspLayer):
     """Fully connected ReL-PSP layer: ``[B, in]`` input spike times -> ``[B, out]`` first-spike times (Eq. 12).
 
     ``weight`` is stored ``[in, out]`` (the row of input ``i`` is gathered when ``i`` spikes).
@@ -239,24 +260,17 @@ class RelPspDense(nn.Module):
         chunk: int = DEFAULT_CHUNK,
         reference: bool = False,
     ) -> None:
-        super().__init__()
-        if theta <= 0 or t_max <= 0:
-            raise ValueError(f"RelPspDense: theta and t_max must be positive, got {theta}, {t_max}")
-        self.n_in, self.n_out, self.theta, self.t_max = n_in, n_out, theta, t_max
-        self.chunk, self.reference = chunk, reference
-        self.weight = nn.Parameter(torch.empty(n_in, n_out))
-        _init_weight(self.weight, n_in, init, gain, mean)
+        super().__init__(n_in, n_out, theta, t_max, init, gain, mean, chunk, reference)
+        self.n_in, self.n_out = n_in, n_out
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
-        if self.reference:
-            return first_spike_times_reference(t_in, self.weight, self.theta, self.t_max)
-        return first_spike_times(t_in, self.weight, self.theta, self.t_max, self.chunk)
+        return self._times(t_in)
 
     def extra_repr(self) -> str:
         return f"{self.n_in}, {self.n_out}, theta={self.theta:g}, t_max={self.t_max:g}"
 
 
-class RelPspConv2d(nn.Module):
+class RelPspConv2d(_RelPspLayer):
     """Convolutional ReL-PSP layer: ``[B, C, H, W]`` times -> ``[B, out, H', W']`` first-spike times.
 
     Each output position is a ReL-PSP neuron whose inputs are its receptive field (im2col), so the
@@ -278,14 +292,8 @@ class RelPspConv2d(nn.Module):
         chunk: int = DEFAULT_CHUNK,
         reference: bool = False,
     ) -> None:
-        super().__init__()
-        if theta <= 0 or t_max <= 0:
-            raise ValueError(f"RelPspConv2d: theta and t_max must be positive, got {theta}, {t_max}")
+        super().__init__(c_in * kernel[0] * kernel[1], c_out, theta, t_max, init, gain, mean, chunk, reference)
         self.c_in, self.c_out, self.kernel, self.padding = c_in, c_out, tuple(kernel), tuple(padding)
-        self.theta, self.t_max, self.chunk, self.reference = theta, t_max, chunk, reference
-        fan_in = c_in * kernel[0] * kernel[1]
-        self.weight = nn.Parameter(torch.empty(fan_in, c_out))
-        _init_weight(self.weight, fan_in, init, gain, mean)
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
         if t_in.dim() != 4 or t_in.shape[1] != self.c_in:
@@ -298,11 +306,7 @@ class RelPspConv2d(nn.Module):
         h2, w2 = h - self.kernel[0] + 1, w - self.kernel[1] + 1
         cols = F.unfold(x, self.kernel)  # [B, C*kh*kw, L]
         rows = cols.transpose(1, 2).reshape(bsz * h2 * w2, -1)
-        if self.reference:
-            out = first_spike_times_reference(rows, self.weight, self.theta, self.t_max)
-        else:
-            out = first_spike_times(rows, self.weight, self.theta, self.t_max, self.chunk)
-        return out.view(bsz, h2, w2, self.c_out).permute(0, 3, 1, 2)
+        return self._times(rows).view(bsz, h2, w2, self.c_out).permute(0, 3, 1, 2)
 
     def extra_repr(self) -> str:
         return (
