@@ -273,6 +273,32 @@ def test_assoc_dataset_is_deterministic_and_noisy() -> None:
         src.shape(bogus=1)
 
 
+def test_shape_patterns_follow_the_lattice() -> None:
+    """``kind: shapes``: spikes only on the authors' sampling lattice, inside a region of the asked coverage."""
+    from snnrepro.data.assoc_patterns import lattice_mask
+
+    lat = lattice_mask(31, 7, period_t=5, period_n=3)
+    # brute force: step t = 5c carries trains r with r = c (mod 3)
+    want = torch.zeros(31, 7)
+    for t in range(0, 31, 5):
+        for r in range(7):
+            want[t, r] = float((r - t // 5) % 3 == 0)
+    assert torch.equal(lat, want)
+    pats = make_patterns(4, 60, 90, pattern_seed=3, kind="shapes", coverage=0.3)
+    assert pats.shape == (4, 90, 60) and torch.equal(pats * lattice_mask(90, 60, 5, 3), pats)
+    on_lattice = lattice_mask(90, 60, 5, 3).sum()
+    assert torch.allclose(pats.sum((1, 2)) / on_lattice, torch.full((4,), 0.3), atol=0.05)
+    assert torch.equal(pats, make_patterns(4, 60, 90, pattern_seed=3, kind="shapes"))
+    assert not torch.equal(pats[0], pats[1])
+    b = AssocPatternsSource().load(None, False, train_size=4, test_size=2, n_trains=60, steps=90, kind="shapes",
+                                   pattern_seed=3, p_modify=0.0, background=0.0)
+    assert torch.equal(b.train[2][0], pats[2])  # no noise: the sample is the clean pattern
+    head = PatternMemoryReadout(4, 60, 90, pattern_seed=3, kind="shapes", target_delay=0)
+    assert torch.equal(head.targets.transpose(0, 1), pats)
+    with pytest.raises(ValueError, match="kind"):
+        make_patterns(kind="images")
+
+
 def test_lif_current_encoder() -> None:
     enc = LIFCurrentEncoder(tau=4.0, gain=1.0)
     x = torch.stack([torch.linspace(-3, 5, 90), torch.full((90,), 2.0), torch.linspace(5, -3, 90)])[None, None]

@@ -25,18 +25,80 @@ from torch.utils.data import Dataset
 from snnrepro.data.base import Availability, DataBundle, DatasetSource
 from snnrepro.registry import DATASETS
 
-PATTERN_DEFAULTS: dict[str, Any] = {"num_patterns": 10, "n_trains": 300, "steps": 300, "rate": 0.02, "pattern_seed": 0}
+PATTERN_KINDS = ("bernoulli", "shapes")
+PATTERN_DEFAULTS: dict[str, Any] = {
+    "num_patterns": 10,
+    "n_trains": 300,
+    "steps": 300,
+    "rate": 0.02,
+    "pattern_seed": 0,
+    "kind": "bernoulli",
+    "coverage": 0.3,
+    "blob_grid": 6,
+    "period_t": 5,
+    "period_n": 3,
+}
+
+
+def lattice_mask(steps: int, n_trains: int, period_t: int, period_n: int) -> torch.Tensor:
+    """``[steps, n_trains]`` sampling lattice of the authors' pattern script (its ``mask_choice 4``).
+
+    Every ``period_t``-th step ``t = period_t c`` carries spikes on the trains ``r`` with
+    ``r = c mod period_n`` (mod ``period_n``): each train fires every ``period_t * period_n`` steps,
+    neighbouring trains one lattice column apart.
+    """
+    t = torch.arange(steps)[:, None]
+    r = torch.arange(n_trains)[None, :]
+    return ((t % period_t == 0) & ((r - t // period_t) % period_n == 0)).float()
+
+
+def shape_regions(num_patterns: int, n_trains: int, steps: int, coverage: float, grid: int,
+                  g: torch.Generator) -> torch.Tensor:
+    """``[K, steps, n_trains]`` random smooth blobs: bicubic upsampling of a ``grid`` x ``grid`` uniform
+    noise map, thresholded per pattern at its ``1 - coverage`` quantile (a fraction ``coverage`` is inside)."""
+    import torch.nn.functional as F
+
+    noise = torch.rand(num_patterns, 1, grid, grid, generator=g)
+    smooth = F.interpolate(noise, size=(steps, n_trains), mode="bicubic", align_corners=False)[:, 0]
+    cut = torch.quantile(smooth.reshape(num_patterns, -1), 1.0 - coverage, dim=1)
+    return (smooth > cut[:, None, None]).float()
 
 
 def make_patterns(
-    num_patterns: int = 10, n_trains: int = 300, steps: int = 300, rate: float = 0.02, pattern_seed: int = 0
+    num_patterns: int = 10,
+    n_trains: int = 300,
+    steps: int = 300,
+    rate: float = 0.02,
+    pattern_seed: int = 0,
+    kind: str = "bernoulli",
+    coverage: float = 0.3,
+    blob_grid: int = 6,
+    period_t: int = 5,
+    period_n: int = 3,
 ) -> torch.Tensor:
-    """The clean patterns ``[num_patterns, steps, n_trains]`` (0/1 floats), identical for every caller."""
+    """The clean patterns ``[num_patterns, steps, n_trains]`` (0/1 floats), identical for every caller.
+
+    ``kind``: ``bernoulli`` -- every (step, train) spikes independently with probability ``rate``;
+    ``shapes`` -- as the authors' ``image_to_spike_patern.py``, a binary 2-D shape (train x time) times a
+    regular sampling lattice (:func:`lattice_mask`); the authors binarise 10 drawings (letters,
+    triangles), we draw random smooth blobs (:func:`shape_regions`) covering ``coverage`` of the plane,
+    so the mean rate is ``coverage / (period_t period_n)`` (0.02 with the defaults) and ``rate`` is unused.
+    """
     if num_patterns < 1 or n_trains < 1 or steps < 1:
         raise ValueError(f"assoc_patterns: sizes must be positive, got {num_patterns}, {n_trains}, {steps}")
+    if kind not in PATTERN_KINDS:
+        raise ValueError(f"assoc_patterns: kind must be one of {', '.join(PATTERN_KINDS)}, got {kind!r}")
+    g = torch.Generator().manual_seed(int(pattern_seed))
+    if kind == "shapes":
+        if not 0.0 < coverage < 1.0:
+            raise ValueError(f"assoc_patterns: coverage must be in (0, 1), got {coverage}")
+        if int(blob_grid) < 2 or int(period_t) < 1 or int(period_n) < 1:
+            raise ValueError(f"assoc_patterns: need blob_grid >= 2 and positive periods, got {blob_grid},"
+                             f" {period_t}, {period_n}")
+        regions = shape_regions(num_patterns, n_trains, steps, coverage, int(blob_grid), g)
+        return regions * lattice_mask(steps, n_trains, int(period_t), int(period_n))
     if not 0.0 < rate < 1.0:
         raise ValueError(f"assoc_patterns: rate must be in (0, 1), got {rate}")
-    g = torch.Generator().manual_seed(int(pattern_seed))
     return (torch.rand(num_patterns, steps, n_trains, generator=g) < rate).float()
 
 
@@ -123,11 +185,11 @@ class AssocPatternsSource(DatasetSource):
 
     def load(self, root: Path, download: bool, **params: Any) -> DataBundle:
         p = self._params(params)
-        pats = make_patterns(*(p[k] for k in ("num_patterns", "n_trains", "steps", "rate", "pattern_seed")))
+        pats = make_patterns(**{k: p[k] for k in PATTERN_DEFAULTS})
         noise = {k: float(p[k]) for k in ("p_modify", "p_jitter", "jitter_sigma", "p_delete", "block", "background")}
         train = NoisyPatterns(pats, p["train_size"], seed=1, noise=noise)
         test = NoisyPatterns(pats, p["test_size"], seed=2, noise=noise)
-        info = {"synthetic": True, **{k: v for k, v in p.items() if isinstance(v, int | float)}}
+        info = {"synthetic": True, **{k: v for k, v in p.items() if isinstance(v, int | float | str)}}
         return DataBundle(train, test, (p["steps"], p["n_trains"]), p["num_patterns"], time_steps=p["steps"], info=info)
 
     def check(self, root: Path) -> Availability:

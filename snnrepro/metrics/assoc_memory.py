@@ -49,6 +49,22 @@ def spike_recovery(out: torch.Tensor, target: torch.Tensor, tol: int) -> tuple[f
     return hit_t, float(target.sum()), hit_o, float(out.sum())
 
 
+def _check_same_patterns(dataset, targets: torch.Tensor, delay: int) -> None:
+    """The readout's stored patterns must be the dataset's (spec: ``memory`` params = ``dataset.params``)."""
+    while hasattr(dataset, "dataset") and not hasattr(dataset, "patterns"):  # torch Subset
+        dataset = dataset.dataset
+    pats = getattr(dataset, "patterns", None)
+    if pats is None:
+        return
+    steps = targets.shape[0]
+    stored = targets[delay:].transpose(0, 1).cpu()
+    if pats.shape != (targets.shape[1], steps, targets.shape[2]) or not torch.equal(pats[:, : steps - delay], stored):
+        raise ValueError(
+            "assoc_memory: the readout's stored patterns differ from the dataset's clean patterns; give"
+            " model.params.memory the same pattern parameters (kind, rate, pattern_seed, ...) as dataset.params"
+        )
+
+
 def _narrowest_hidden(layers: list[torch.Tensor]) -> int:
     hidden = layers[:-1] or layers
     return min(range(len(hidden)), key=lambda i: hidden[i].shape[-1])
@@ -81,6 +97,7 @@ def run(
         before.load_state_dict(state, strict=False)
     kernel = head.kernel
     delay = head.target_delay
+    _check_same_patterns(loader.dataset, head.targets, delay)
     sums = dict.fromkeys(("d_in", "d_out", "d_init", "n", "near"), 0.0)
     rec = {tol: [0.0, 0.0, 0.0, 0.0] for tol in (0, 2)}
     keep: dict[str, list[torch.Tensor]] = {"x": [], "out": [], "init": [], "tgt": [], "y": [], "hidden": []}
