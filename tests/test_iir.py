@@ -17,9 +17,11 @@ from snnrepro.models.arch import ArchError
 from snnrepro.models.iir import IIRLayer, build
 from snnrepro.neurons.iir import (
     SynapseFilter,
+    _NeuronFn,
     alpha_kernel,
     dual_exp_kernel,
     iir_neuron,
+    is_soft_reset_lif,
     poly_from_poles,
     preset_coefficients,
 )
@@ -208,16 +210,28 @@ def test_coefficient_gradient_equals_exact_recursion(backend: str) -> None:
             assert abs(got - want) < 1e-10
 
 
+@pytest.mark.parametrize("backend", ["autograd", "fused", "iir_fn"])
 @pytest.mark.parametrize("lam", [1.0, 0.8])
-def test_lif_preset_equals_lif_core_spikes_and_gradients(lam: float) -> None:
-    """No synapse filter, theta = 0, reset impulse lam * V_th: Eq. 5 is the core's soft-reset LIF exactly."""
+def test_lif_preset_equals_lif_core_spikes_and_gradients(lam: float, backend: str) -> None:
+    """No synapse filter, theta = 0, reset impulse lam * V_th: Eq. 5 is the core's soft-reset LIF exactly.
+
+    ``autograd``: the step-by-step IIR recursion; ``iir_fn``: the IIR family's own fused Function
+    (adjoint backward of Eq. 9-12); ``fused``: what the layer runs (dispatched to the LIF core's Function).
+    """
     torch.manual_seed(0)
     w = torch.randn(7, 4, dtype=torch.float64) * 0.8
     x = (torch.rand(25, 3, 7) < 0.5).double()
-    net = build("7-4", (7,), 4, preset="lif", lam=lam, theta=0.0, reset_scale=lam, v_th=1.0, sigma=0.4).double()
+    be = "autograd" if backend == "autograd" else "fused"
+    net = build("7-4", (7,), 4, preset="lif", lam=lam, theta=0.0, reset_scale=lam, v_th=1.0, sigma=0.4,
+                backend=be).double()
     layer = net.stages[0]
     layer.weights.op.weight.data.copy_(w.T)
-    out_iir = layer(x)
+    assert is_soft_reset_lif(lam, 0.0, 1.0, lam) and not is_soft_reset_lif(lam, 0.1, 1.0, lam)
+    if backend == "iir_fn":
+        cur = layer.current(x)
+        out_iir = _NeuronFn.apply(cur, lam, 0.0, 1.0, lam, layer.neuron.surrogate, False)
+    else:
+        out_iir = layer(x)
     w2 = w.clone().requires_grad_(True)
     out_lif = lif_multistep(
         x @ w2, decay=lam, threshold=1.0, reset="soft", surrogate={"name": "gaussian", "sigma": 0.4}, backend="fused"

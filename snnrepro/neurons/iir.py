@@ -46,6 +46,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from snnrepro.neurons.lif import LIFConfig, lif_multistep
 from snnrepro.neurons.surrogate import Surrogate, build_surrogate
 
 PRESETS = ("dual_exp", "alpha", "lif", "custom")
@@ -334,6 +335,20 @@ class SynapseFilter(nn.Module):
 
 
 # --------------------------------------------------------------------------- neuron + reset filters (Eq. 5a, 5c, 5e)
+def is_soft_reset_lif(lam: float, theta: float, v_th: float, reset_scale: float) -> bool:
+    """True when Eq. 5a/5c is the core's soft-reset LIF: ``theta = 0`` and a reset impulse ``lam V_th``.
+
+    Then ``V[t] = lam V[t-1] + I[t] - lam V_th O[t-1] = lam (V[t-1] - V_th O[t-1]) + I[t]``, the LIF core's
+    ``h_t = lam u_{t-1} + x_t``, ``u_t = h_t - V_th o_t`` (same spikes, same BPTT through the reset).
+    """
+    return theta == 0.0 and math.isclose(reset_scale * v_th, lam * v_th, rel_tol=1e-12, abs_tol=0.0)
+
+
+def soft_reset_lif_config(lam: float, v_th: float, sg: Surrogate, detach_reset: bool) -> LIFConfig:
+    """The :class:`~snnrepro.neurons.lif.LIFConfig` that :func:`is_soft_reset_lif` neurons run as."""
+    return LIFConfig(decay=lam, threshold=v_th, reset="soft", detach_reset=detach_reset, surrogate=sg)
+
+
 def iir_neuron(
     current: torch.Tensor,
     lam: float,
@@ -353,11 +368,15 @@ def iir_neuron(
     ``theta = 0`` turns the neuron into the soft-reset LIF ``V[t] = lam (V[t-1] - v_th O[t-1]) + I[t]``.
     Gradients flow through the reset path (Eq. 11-12) unless ``detach_reset``.  With
     ``return_membrane`` also ``V[T, B, ...]``.  ``backend``: ``autograd`` (step-by-step autograd, the
-    reference; honours a surrogate's own ``spike``) or ``fused`` (one Function with the adjoint backward).
+    reference; honours a surrogate's own ``spike``) or ``fused`` (one Function with the adjoint backward;
+    a neuron that is exactly the core's soft-reset LIF, :func:`is_soft_reset_lif`, runs the core's fused
+    :class:`~snnrepro.neurons.lif.LIFFunction` instead -- same spikes and gradients, fewer passes per step).
     """
     sg = surrogate if surrogate is not None else erfc_surrogate()
     amp = reset_scale * v_th
     if backend == "fused" and not return_membrane:
+        if is_soft_reset_lif(lam, theta, v_th, reset_scale):
+            return lif_multistep(current, config=soft_reset_lif_config(lam, v_th, sg, detach_reset))
         return _NeuronFn.apply(current, lam, theta, v_th, amp, sg, detach_reset)
     v = torch.zeros_like(current[0])
     r = torch.zeros_like(current[0])
