@@ -350,6 +350,14 @@ def test_analyses_write_figures_and_metrics(tmp_path) -> None:
     loader = DataLoader(b.test, batch_size=6)
     m = assoc_run(model, loader, torch.device("cpu"), tmp_path, initial_state=initial)
     assert m["samples"] == 12 and m["distance_input"] > 0 and 0 <= m["recovered_tol2"] <= 1
+    # silent baseline = the target's own energy: sum_t (k * S)^2 / 2T, by the closed-form filter below
+    tgt = model.net.readout.targets[:, torch.arange(12) % 10]
+    trace = torch.zeros_like(tgt)
+    kk = dual_exp_kernel(torch.arange(40.0) + 1, 8.0, 2.0) * (4.0 ** (4.0 / 3.0) / 3.0)  # delay 0: k(t + 1)
+    for t in range(40):
+        trace[t] = (kk[: t + 1].flip(0)[:, None, None] * tgt[: t + 1]).sum(0)
+    assert m["distance_silent"] == pytest.approx(float(trace.pow(2).sum() / (2 * 40 * 12)), rel=1e-4)
+    assert m["false_spikes_per_target_spike"] >= 0
     for name in ("fig3_rasters.png", "fig4_hidden_rates.png", "hidden_rates.csv", "assoc_metrics.json"):
         assert (tmp_path / name).stat().st_size > 0
     k = kernels_run(model, loader, torch.device("cpu"), tmp_path, steps=20, initial_state=initial)

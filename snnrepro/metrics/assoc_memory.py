@@ -5,9 +5,12 @@ Metrics over the test split (noisy versions of the stored patterns):
 * ``distance_input``: Eq. 8 between the noisy input and its clean pattern (what the noise costs);
 * ``distance_output_initial`` / ``distance_output``: Eq. 8 between the network's output and the
   (delayed) clean pattern, with the initial and with the trained weights;
+* ``distance_silent``: Eq. 8 of an all-silent output (the target's own energy) -- the trivial
+  baseline a reconstruction must beat, as must it beat ``distance_input``;
 * ``recovered_exact`` / ``recovered_tol2``: fraction of the clean pattern's spikes that the output
   reproduces at the same step / within +-2 steps on the same train; ``precision_tol2``: fraction of
-  output spikes within +-2 steps of a target spike; ``nearest_pattern_acc``: fraction of samples
+  output spikes within +-2 steps of a target spike; ``false_spikes_per_target_spike``: output spikes
+  farther than 2 steps from every target spike, per target spike; ``nearest_pattern_acc``: fraction of samples
   whose output is nearest (Eq. 8) to their own pattern.
 
 Files: ``fig3_rasters.png`` (noisy input, output before and after training, clean target for two
@@ -98,7 +101,7 @@ def run(
     kernel = head.kernel
     delay = head.target_delay
     _check_same_patterns(loader.dataset, head.targets, delay)
-    sums = dict.fromkeys(("d_in", "d_out", "d_init", "n", "near"), 0.0)
+    sums = dict.fromkeys(("d_in", "d_out", "d_init", "d_silent", "n", "near"), 0.0)
     rec = {tol: [0.0, 0.0, 0.0, 0.0] for tol in (0, 2)}
     keep: dict[str, list[torch.Tensor]] = {"x": [], "out": [], "init": [], "tgt": [], "y": [], "hidden": []}
     with torch.no_grad():
@@ -116,6 +119,7 @@ def run(
             sums["d_in"] += float(van_rossum_distance(s_in, clean, kernel).sum())
             sums["d_out"] += float(van_rossum_distance(out, tgt, kernel).sum())
             sums["d_init"] += float(van_rossum_distance(init_out, tgt, kernel).sum())
+            sums["d_silent"] += float(van_rossum_distance(torch.zeros_like(tgt), tgt, kernel).sum())
             sums["near"] += float((head(out).argmax(1) == y).sum())
             sums["n"] += len(y)
             for tol in rec:
@@ -135,10 +139,12 @@ def run(
         "distance_input": sums["d_in"] / n,
         "distance_output_initial": sums["d_init"] / n,
         "distance_output": sums["d_out"] / n,
+        "distance_silent": sums["d_silent"] / n,
         "recovered_exact": rec[0][0] / max(rec[0][1], 1.0),
         "recovered_tol2": rec[2][0] / max(rec[2][1], 1.0),
         "precision_tol2": rec[2][2] / max(rec[2][3], 1.0),
         "output_spikes_per_target_spike": rec[0][3] / max(rec[0][1], 1.0),
+        "false_spikes_per_target_spike": (rec[2][3] - rec[2][2]) / max(rec[2][1], 1.0),
         "nearest_pattern_acc": sums["near"] / n,
     }
     (out_dir / "assoc_metrics.json").write_text(json.dumps(metrics, indent=1))
