@@ -305,10 +305,18 @@ def test_shape_patterns_follow_the_lattice() -> None:
     assert torch.equal(pats, make_patterns(4, 60, 90, pattern_seed=3, kind="shapes"))
     assert not torch.equal(pats[0], pats[1])
     b = AssocPatternsSource().load(None, False, train_size=4, test_size=2, n_trains=60, steps=90, kind="shapes",
-                                   pattern_seed=3, p_modify=0.0, background=0.0)
+                                   num_patterns=4, pattern_seed=3, p_modify=0.0, background=0.0)
     assert torch.equal(b.train[2][0], pats[2])  # no noise: the sample is the clean pattern
-    head = PatternMemoryReadout(4, 60, 90, pattern_seed=3, kind="shapes", target_delay=0)
-    assert torch.equal(head.targets.transpose(0, 1), pats)
+    head = PatternMemoryReadout(4, 60, 90, pattern_seed=3, kind="shapes", target_delay=2)
+    assert torch.equal(head.targets[2:].transpose(0, 1), pats[:, :-2])
+    from torch.utils.data import Subset
+
+    from snnrepro.metrics.assoc_memory import _check_same_patterns
+
+    _check_same_patterns(Subset(b.train, [0, 1]), head.targets, 2)  # same patterns: passes
+    other = PatternMemoryReadout(4, 60, 90, pattern_seed=3, target_delay=2)  # bernoulli: not the dataset's
+    with pytest.raises(ValueError, match="same pattern parameters"):
+        _check_same_patterns(Subset(b.train, [0, 1]), other.targets, 2)
     with pytest.raises(ValueError, match="kind"):
         make_patterns(kind="images")
 
