@@ -82,6 +82,7 @@ that is 0 at ``Z = 0`` instead of NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -147,6 +148,57 @@ def _phase_only_amount_grad(z: torch.Tensor) -> torch.Tensor:
         safe = torch.where(a > 0, a, torch.ones_like(a))
         unit = torch.where(a > 0, z / safe, torch.zeros_like(z))
     return a.unsqueeze(0) * unit
+
+
+class _GaussWeights(torch.autograd.Function):
+    """The three real weights of Gauss's complex product for ``w exp(i omega d)`` in one fused node.
+
+    Forward: ``wc = w cos(omega d)``, ``ws = w sin(omega d)``; returns ``(wc, ws - wc, wc + ws)``.
+    Backward (chain rule written out, tested against autograd): with incoming ``g1, g2, g3``,
+    ``g_wc = g1 - g2 + g3``, ``g_ws = g2 + g3``, ``dL/dw = g_wc cos + g_ws sin`` and
+    ``dL/dd = omega w (g_ws cos - g_wc sin)``.  One node instead of eight saves the
+    intermediate weight-sized tensors autograd would keep.
+    """
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, d: torch.Tensor, omega: float):  # type: ignore[override]
+        ang = d * omega
+        c, s = torch.cos(ang), torch.sin(ang)
+        wc, ws = w * c, w * s
+        ctx.save_for_backward(w, c, s)
+        ctx.omega = omega
+        return wc, ws - wc, wc + ws
+
+    @staticmethod
+    def backward(ctx, g1: torch.Tensor, g2: torch.Tensor, g3: torch.Tensor):  # type: ignore[override]
+        w, c, s = ctx.saved_tensors
+        g_wc = g1 - g2 + g3
+        g_ws = g2 + g3
+        g_w = g_wc * c + g_ws * s if ctx.needs_input_grad[0] else None
+        g_d = ctx.omega * w * (g_ws * c - g_wc * s) if ctx.needs_input_grad[1] else None
+        return g_w, g_d, None
+
+
+def _complex_product(
+    z: torch.Tensor,
+    weight: torch.Tensor,
+    delay: torch.Tensor,
+    omega: float,
+    op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """Complex-linear map ``w exp(i omega d) (z0 + i z1)`` with three real products instead of four.
+
+    Gauss's trick with ``wc + i ws = w exp(i omega d)``: ``k1 = op(z0 + z1, wc)``,
+    ``k2 = op(z0, ws - wc)``, ``k3 = op(z1, wc + ws)``; ``Re = k1 - k3 = wc z0 - ws z1`` and
+    ``Im = k1 + k2 = ws z0 + wc z1``.  ``op`` is any real operator linear in both arguments
+    (``F.linear``, a convolution).  It saves a quarter of the matrix products of the block form
+    ``[[wc, -ws], [ws, wc]]``, forward and backward (measured in ``docs/performance.md``).
+    """
+    w1, w2, w3 = _GaussWeights.apply(weight, delay, omega)
+    k1 = op(z[0] + z[1], w1)
+    k2 = op(z[0], w2)
+    k3 = op(z[1], w3)
+    return torch.stack((k1 - k3, k1 + k2))
 
 
 class _ResonateLayer(nn.Module):
@@ -322,10 +374,7 @@ class ResonateDense(_ResonateLayer):
         elif self.delay is None:
             out = F.linear(z, self.weight)  # real weights act on both parts at once
         else:
-            wc, ws = self.complex_weight()
-            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)  # [[wc,-ws],[ws,wc]]
-            y = F.linear(torch.cat((z[0], z[1]), -1), big)
-            out = torch.stack(y.split(self.out_features, -1))
+            out = _complex_product(z, self.weight, self.delay, self.omega, F.linear)
         return self._finish(out)
 
 
@@ -390,10 +439,8 @@ class ResonateConv2d(_ResonateLayer):
             y = F.conv2d(z.reshape(two * b, *z.shape[2:]), self.weight, padding=self.padding)
             out = y.view(two, b, *y.shape[1:])
         else:
-            wc, ws = self.complex_weight()
-            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)
-            y = F.conv2d(torch.cat((z[0], z[1]), 1), big, padding=self.padding)
-            out = torch.stack(y.split(self.out_channels, 1))
+            conv = lambda x, k: F.conv2d(x, k, padding=self.padding)  # noqa: E731
+            out = _complex_product(z, self.weight, self.delay, self.omega, conv)
         return self._finish(out)
 
 
