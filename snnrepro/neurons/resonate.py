@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -202,7 +203,14 @@ def _complex_product(
 
 
 class _ResonateLayer(nn.Module):
-    """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping."""
+    """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping.
+
+    Options (keywords of every RSN layer): ``period`` (default 2 pi), ``window`` (collecting window
+    in periods; default: the latest arrival), ``input_span`` (latest input time, default 1 T),
+    ``delays`` (learnable per-synapse delays), ``train_weights``, ``train_delays``, ``phase_grad``
+    (see the module docstring), ``weight_gain`` (init std gain / sqrt(fan_in)), ``weight_init``
+    (a constant instead), ``delay_init`` (``zero``, ``uniform`` or a number), ``psp``, ``late``.
+    """
 
     weight: nn.Parameter
     delay: nn.Parameter | None
@@ -212,20 +220,21 @@ class _ResonateLayer(nn.Module):
         weight_shape: tuple[int, ...],
         fan_in: int,
         *,
-        period: float,
-        window: float | None,
-        input_span: float,
-        delays: bool,
-        train_weights: bool,
-        train_delays: bool,
-        phase_grad: bool,
-        weight_gain: float,
-        weight_init: float | None,
-        delay_init: str | float,
+        period: float = TWO_PI,
+        window: float | None = None,
+        input_span: float | None = None,
+        delays: bool = False,
+        train_weights: bool = True,
+        train_delays: bool = True,
+        phase_grad: bool = True,
+        weight_gain: float = 1.0,
+        weight_init: float | None = None,
+        delay_init: str | float = "zero",
         psp: str = "linear",
         late: str = "refuse",
     ) -> None:
         super().__init__()
+        input_span = period if input_span is None else input_span
         if period <= 0:
             raise ValueError(f"resonate: period must be positive, got {period}")
         if psp not in PSP_KINDS:
@@ -331,40 +340,8 @@ class ResonateDense(_ResonateLayer):
     ``input_span`` is the latest input time (``0.5 T`` for the pixel encoder, ``T`` for RSN inputs).
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        period: float = TWO_PI,
-        window: float | None = None,
-        input_span: float | None = None,
-        delays: bool = False,
-        train_weights: bool = True,
-        train_delays: bool = True,
-        phase_grad: bool = True,
-        weight_gain: float = 1.0,
-        weight_init: float | None = None,
-        delay_init: str | float = "zero",
-        psp: str = "linear",
-        late: str = "refuse",
-    ) -> None:
-        super().__init__(
-            (out_features, in_features),
-            in_features,
-            period=period,
-            window=window,
-            input_span=period if input_span is None else input_span,
-            delays=delays,
-            train_weights=train_weights,
-            train_delays=train_delays,
-            phase_grad=phase_grad,
-            weight_gain=weight_gain,
-            weight_init=weight_init,
-            delay_init=delay_init,
-            psp=psp,
-            late=late,
-        )
+    def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
+        super().__init__((out_features, in_features), in_features, **options)
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -392,35 +369,9 @@ class ResonateConv2d(_ResonateLayer):
         kernel: tuple[int, int],
         *,
         padding: int | tuple[int, int] = 0,
-        period: float = TWO_PI,
-        window: float | None = None,
-        input_span: float | None = None,
-        delays: bool = False,
-        train_weights: bool = True,
-        train_delays: bool = True,
-        phase_grad: bool = True,
-        weight_gain: float = 1.0,
-        weight_init: float | None = None,
-        delay_init: str | float = "zero",
-        psp: str = "linear",
-        late: str = "refuse",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            (out_channels, in_channels, *kernel),
-            in_channels * kernel[0] * kernel[1],
-            period=period,
-            window=window,
-            input_span=period if input_span is None else input_span,
-            delays=delays,
-            train_weights=train_weights,
-            train_delays=train_delays,
-            phase_grad=phase_grad,
-            weight_gain=weight_gain,
-            weight_init=weight_init,
-            delay_init=delay_init,
-            psp=psp,
-            late=late,
-        )
+        super().__init__((out_channels, in_channels, *kernel), in_channels * kernel[0] * kernel[1], **options)
         self.out_channels = out_channels
         self.padding = padding
 
