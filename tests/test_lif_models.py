@@ -171,9 +171,10 @@ def test_ann_warmup_switches_at_the_right_epoch() -> None:
     assert net.ann_mode
     fresh = build("4C3-MP2-10Voting", (1, 8, 8), 10, ann_warmup_epochs=3)
     assert not fresh.ann_mode  # built (and loaded for evaluation) in SNN mode
-    res = build("resnet18", (3, 8, 8), 10, ann_warmup_epochs=1)
-    res.set_epoch(0, 4)
-    assert all(m.bypass for m in res.modules() if isinstance(m, LIF))
+    for other in (build("resnet18", (3, 8, 8), 10, ann_warmup_epochs=1),
+                  build("4C3-MP2-10Voting", (1, 8, 8), 10, ann_warmup_epochs=1, checkpoint=True)):  # fmt: skip
+        other.set_epoch(0, 4)
+        assert all(m.bypass for m in other.modules() if isinstance(m, LIF))
     with pytest.raises(ArchError, match="ann_warmup_epochs"):
         build("4C3-MP2-10Voting", (1, 8, 8), 10, ann_warmup_epochs=-1)
 

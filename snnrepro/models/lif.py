@@ -45,7 +45,15 @@ import torch
 from torch import nn
 
 from snnrepro.models.arch import ArchError, parse_arch, split_input
-from snnrepro.models.multistep import MultiStepNet, NodeFactory, Resize, TimeDistributed, VotingReadout, build_multistep
+from snnrepro.models.multistep import (
+    MultiStepNet,
+    NodeFactory,
+    Resize,
+    TimeDistributed,
+    VotingReadout,
+    build_multistep,
+    checkpoint_segments,
+)
 from snnrepro.neurons.lif import GRADIENT_MODES, LIF
 from snnrepro.registry import MODELS
 
@@ -151,10 +159,13 @@ def build(
     voters: int = 10,
     backend: str = "fused",
     ann_warmup_epochs: int = 0,
+    checkpoint: bool = False,
     T: int | None = None,
 ) -> nn.Module:
     """A BPSA/BPTA network for ``arch`` (paper string or ``resnet18``/``resnet34``); returns scores [B, classes].
 
+    ``checkpoint``: activation checkpointing of each synapse-to-spike segment over all T steps (see
+    :func:`checkpoint_segments`): much less memory for backward when T is large, one extra forward.
     ``T`` is accepted for symmetry with the encoder's params and not used (time comes from the input).
     """
     del T
@@ -167,9 +178,15 @@ def build(
     if key in RESNETS:
         if len(shape) != 3:
             raise ArchError(f"lif: {arch} needs image inputs, got sample shape {tuple(input_shape)}")
-        return build_spiking_resnet(RESNETS[key], shape, num_classes, node, relu, voters, input_size, ann_warmup_epochs)
-    spatial, layers = split_input(parse_arch(arch), shape)
-    return build_multistep(
-        layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten, resize=input_size,
-        ann_warmup_epochs=ann_warmup_epochs,
-    )
+        net = build_spiking_resnet(
+            RESNETS[key], shape, num_classes, node, relu, voters, input_size, ann_warmup_epochs
+        )
+    else:
+        spatial, layers = split_input(parse_arch(arch), shape)
+        net = build_multistep(
+            layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten,
+            resize=input_size, ann_warmup_epochs=ann_warmup_epochs,
+        )  # fmt: skip
+    if checkpoint:
+        net.body = checkpoint_segments(net.body)
+    return net
