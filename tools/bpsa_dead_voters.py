@@ -7,12 +7,15 @@ Trains the reduced BPSA/BPTA net ``32C3-MP2-64C3-MP2-128FC-10Voting`` (direct en
 epochs, and the fraction of output voters that fire on no test digit.  docs/lif.md quotes its output::
 
     PYTHONPATH=$PWD python tools/bpsa_dead_voters.py --seeds 0 1 2 3 4 --ann 0 1
+    PYTHONPATH=$PWD python tools/bpsa_dead_voters.py --seeds 0 1 --ann 0 --modes bpsa bpsa_bpta --epochs 8 --lr-warmup 5
+    PYTHONPATH=$PWD python tools/bpsa_dead_voters.py --seeds 0 1 --ann 0 --modes bpsa bpsa_bpta --T 16
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -33,7 +36,18 @@ def digits() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, tor
     return stack(b.train), stack(b.test)
 
 
-def run(mode: str, seed: int, ann: int, epochs: int, T: int = 8, batch: int = 32) -> dict[str, object]:
+def lr_factor(epoch: int, epochs: int, warmup: int) -> float:
+    """Constant (``warmup`` 0), else the authors' schedule: lr / (warmup - epoch), then one half-cosine to 0."""
+    if warmup == 0:
+        return 1.0
+    if epoch < warmup:
+        return 1.0 / (warmup - epoch)
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(epochs - warmup, 1)))
+
+
+def run(
+    mode: str, seed: int, ann: int, epochs: int, T: int = 8, batch: int = 32, lr_warmup: int = 0
+) -> dict[str, object]:
     (xtr, ytr), (xte, yte) = digits()
     torch.manual_seed(seed)
     snn = build("32C3-MP2-64C3-MP2-128FC-10Voting", (1, 8, 8), 10, gradient=mode, ann_warmup_epochs=ann)
@@ -44,6 +58,8 @@ def run(mode: str, seed: int, ann: int, epochs: int, T: int = 8, batch: int = 32
     for epoch in range(epochs):
         snn.set_epoch(epoch, epochs)
         warm = snn.ann_mode
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * lr_factor(epoch, epochs, lr_warmup)
         net.train()
         perm = torch.randperm(len(xtr), generator=order)
         for i in range(0, len(xtr), batch):
@@ -62,8 +78,8 @@ def run(mode: str, seed: int, ann: int, epochs: int, T: int = 8, batch: int = 32
         if warm:
             accs[-1] = -accs[-1]  # marks an epoch trained as an ANN (its test accuracy is still the SNN's)
     spiking = [a for a in accs if a >= 0]
-    return {"mode": mode, "seed": seed, "ann_warmup_epochs": ann, "epochs": epochs, "best": max(spiking),
-            "test_acc": accs, "dead_voters": dead}  # fmt: skip
+    return {"mode": mode, "seed": seed, "ann_warmup_epochs": ann, "epochs": epochs, "T": T, "lr_warmup": lr_warmup,
+            "best": max(spiking), "test_acc": accs, "dead_voters": dead}  # fmt: skip
 
 
 def main() -> None:
@@ -72,6 +88,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--ann", nargs="+", type=int, default=[0, 1], help="ANN warm-up epochs to compare")
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--T", type=int, default=8, help="time steps")
+    ap.add_argument("--lr-warmup", type=int, default=0, help="0: constant lr; W: the authors' lr/(W-e) then cosine")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -79,7 +97,7 @@ def main() -> None:
         for ann in args.ann:
             for mode in args.modes:
                 t = time.perf_counter()
-                out = run(mode, seed, ann, args.epochs)
+                out = run(mode, seed, ann, args.epochs, T=args.T, lr_warmup=args.lr_warmup)
                 print(json.dumps({**out, "s": round(time.perf_counter() - t, 1)}), flush=True)
 
 
