@@ -119,6 +119,75 @@ def test_fast_path_equals_reference(chunk: int) -> None:
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+
+def _assert_fast_equals_reference(t: torch.Tensor, w: torch.Tensor, chunk: int, tol: float = 1e-12) -> torch.Tensor:
+    """Same times, same firing neurons, same gradients (both arguments) for a random upstream gradient."""
+    g = torch.Generator().manual_seed(11)
+    t, w = t.clone().requires_grad_(), w.clone().requires_grad_()
+    upstream = torch.randn(t.shape[0], w.shape[1], generator=g, dtype=w.dtype)
+    fast = first_spike_times(t, w, 1.0, T_MAX, chunk=chunk)
+    ref = first_spike_times_reference(t, w, 1.0, T_MAX)
+    assert bool(((fast < T_MAX) == (ref < T_MAX)).all())
+    torch.testing.assert_close(fast, ref, rtol=tol, atol=tol)
+    gf = torch.autograd.grad((fast * upstream).sum(), (t, w))
+    gr = torch.autograd.grad((ref * upstream).sum(), (t, w))
+    for a, b in zip(gf, gr, strict=True):
+        assert bool(torch.isfinite(a).all())
+        torch.testing.assert_close(a, b, rtol=100 * tol, atol=tol)
+    return fast.detach()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 32, 1000])
+def test_fast_path_equals_reference_on_uneven_rows(chunk: int) -> None:
+    """Rows are scanned by spike count: silent samples, full samples, one-input samples keep their place."""
+    g = torch.Generator().manual_seed(8)
+    t = _inputs(9, 40, 9, silent=0.6)
+    t[2] = float("inf")  # a sample with no input spike: every neuron silent
+    t[4] = torch.rand(40, generator=g, dtype=torch.float64)  # every input spikes
+    t[6] = float("inf")
+    t[6, 5] = 0.3  # a single input spike
+    t[7] = 2 * T_MAX  # spikes after the window = no spike
+    w = torch.randn(40, 30, generator=g, dtype=torch.float64) * 0.3 + 0.1
+    w[:, 3] = -0.05  # a neuron that never fires
+    w[5, 7] = 5.0  # fires on the single input of sample 6
+    out = _assert_fast_equals_reference(t, w, chunk)
+    assert bool((out[2] == T_MAX).all()) and bool((out[7] == T_MAX).all()) and bool((out[:, 3] == T_MAX).all())
+    assert float(out[6, 7]) == pytest.approx(0.3 + 1.0 / 5.0)
+    assert bool((out[4] < T_MAX).any())
+
+
+def test_fast_path_equals_reference_in_float32_and_per_argument() -> None:
+    g = torch.Generator().manual_seed(12)
+    t = _inputs(32, 100, 13, silent=0.7).float()
+    w = (torch.randn(100, 50, generator=g) * 0.2 + 0.03).float()
+    _assert_fast_equals_reference(t, w, chunk=16, tol=1e-5)
+    # a gradient for one argument only (the first layer's input times need none)
+    for need_t in (True, False):
+        tt, ww = t.clone().requires_grad_(need_t), w.clone().requires_grad_(not need_t)
+        fast = first_spike_times(tt, ww, 1.0, T_MAX, chunk=7)
+        ref = first_spike_times_reference(tt, ww, 1.0, T_MAX)
+        arg = tt if need_t else ww
+        gf, gr = torch.autograd.grad(fast.sum(), arg)[0], torch.autograd.grad(ref.sum(), arg)[0]
+        torch.testing.assert_close(gf, gr, rtol=1e-3, atol=1e-5)  # float32: 1/sum(w) amplifies rounding
+
+
+def test_conv_fast_path_equals_reference_with_gradients() -> None:
+    """im2col rows of a sparse image: most rows have few or no spiking inputs."""
+    torch.manual_seed(3)
+    fast = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5).double()
+    ref = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5, reference=True).double()
+    ref.load_state_dict(fast.state_dict())
+    t = _inputs(3, 2 * 9 * 9, 4, silent=0.8).view(3, 2, 9, 9)
+    t1, t2 = t.clone().requires_grad_(), t.clone().requires_grad_()
+    o1, o2 = fast(t1), ref(t2)
+    torch.testing.assert_close(o1, o2, rtol=1e-12, atol=1e-12)
+    assert bool((o1 < T_MAX).any()) and bool((o1 == T_MAX).any())
+    up = torch.randn_like(o1)
+    (o1 * up).sum().backward()
+    (o2 * up).sum().backward()
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(t1.grad, t2.grad, rtol=1e-10, atol=1e-12)
+
 def test_silent_neurons_get_t_max_and_no_gradient() -> None:
     layer = RelPspDense(4, 2, theta=1.0, t_max=3.0)
     with torch.no_grad():

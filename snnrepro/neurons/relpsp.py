@@ -42,12 +42,14 @@ same kernel per output position; padding is "no spike"), :class:`MinPool2d` (ear
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 DEFAULT_CHUNK = 32
+MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
 
 
 def _check(t_in: torch.Tensor, weight: torch.Tensor, where: str) -> None:
@@ -57,54 +59,88 @@ def _check(t_in: torch.Tensor, weight: torch.Tensor, where: str) -> None:
         )
 
 
-def _sorted_inputs(t_in: torch.Tensor, t_max: float) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Sorted input times (clamped to ``t_max`` = no spike), their order, and the most spiking inputs of a sample."""
+class _Sorted(NamedTuple):
+    """One layer call's inputs in scan order: rows (samples) by spike count, each row's inputs by time."""
+
+    rows: torch.Tensor  # [B] sample of each scan row (most spiking inputs first)
+    times: torch.Tensor  # [B, n + 1] sorted input times, weight dtype, clamped to t_max; last column t_max
+    order: torch.Tensor  # [B, n] input index of each sorted position
+    rows_idx: torch.Tensor  # [B, n] weight row of each sorted position: ``order``, or ``in`` (zero row) if silent
+    n_spiking: torch.Tensor  # [B] spiking inputs of each scan row (non-increasing)
+    n: int  # most spiking inputs of a row
+
+
+def _sort_inputs(t_in: torch.Tensor, t_max: float, dtype: torch.dtype) -> _Sorted:
+    """Sort each sample's input times (no spike = ``t_max``) and the samples by how many inputs spike."""
+    bsz, n_in = t_in.shape
     ts, order = torch.sort(t_in.clamp(max=t_max), dim=1, stable=True)
-    n_active = int((ts < t_max).sum(1).max()) if ts.numel() else 0
-    return ts, order, n_active
+    spiking = ts < t_max
+    n_spk = spiking.sum(1)
+    n_spk, rows = torch.sort(n_spk, descending=True, stable=True)
+    n = int(n_spk[0]) if bsz else 0
+    ts, order, spiking = ts[rows, :n], order[rows, :n], spiking[rows, :n]
+    times = torch.cat((ts.to(dtype), torch.full((bsz, 1), t_max, dtype=dtype, device=t_in.device)), 1)
+    rows_idx = torch.where(spiking, order, torch.full_like(order, n_in))
+    return _Sorted(rows, times, order, rows_idx, n_spk, n)
+
+
+def _live_rows(counts: torch.Tensor, n: int, chunk: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, rows)`` of each scan step: the rows whose ``counts`` (non-increasing) exceed ``start``."""
+    starts = torch.arange(0, n, chunk, device=counts.device)
+    live = (counts.unsqueeze(0) > starts.unsqueeze(1)).sum(1).tolist()
+    return [(s, min(s + chunk, n), r) for s, r in zip(range(0, n, chunk), live, strict=True) if r > 0]
+
+
+def _padded(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` with one zero row appended (the row that silent inputs point to)."""
+    return torch.cat((weight, weight.new_zeros(1, weight.shape[1])), 0)
 
 
 def _scan(
-    ts: torch.Tensor, order: torch.Tensor, n_active: int, weight: torch.Tensor, theta: float, t_max: float, chunk: int
+    src: _Sorted, weight: torch.Tensor, theta: float, t_max: float, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Spike times ``[B, out]``, causal-set sizes ``[B, out]`` (0 = silent) and causal weight sums ``[B, out]``."""
-    bsz, n_out = ts.shape[0], weight.shape[1]
-    t_out = torch.full((bsz, n_out), t_max, dtype=weight.dtype, device=weight.device)
-    n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=weight.device)
-    w_sum = torch.zeros((bsz, n_out), dtype=weight.dtype, device=weight.device)
-    fired = torch.zeros((bsz, n_out), dtype=torch.bool, device=weight.device)
-    carry_w = torch.zeros((bsz, 1, n_out), dtype=weight.dtype, device=weight.device)
+    """Spike times, causal-set sizes (0 = silent) and causal weight sums ``[B, out]``, in scan-row order."""
+    bsz, n_out = src.times.shape[0], weight.shape[1]
+    dev, dt = weight.device, weight.dtype
+    t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
+    n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
+    w_sum = torch.zeros((bsz, n_out), dtype=dt, device=dev)
+    fired = torch.zeros((bsz, n_out), dtype=torch.bool, device=dev)
+    carry_w = torch.zeros((bsz, n_out), dtype=dt, device=dev)
     carry_s = torch.zeros_like(carry_w)
-    tsw = ts.to(weight.dtype)
-    for start in range(0, n_active, chunk):
-        stop = min(start + chunk, n_active)
-        tk = tsw[:, start:stop]  # [B, K]
-        nxt = tsw[:, start + 1 : stop + 1]
-        if nxt.shape[1] < stop - start:  # the segment after the last input of the scan ends at t_max
-            nxt = torch.cat((nxt, tsw.new_full((bsz, 1), t_max)), 1)
-        active = tk < t_max
-        wg = weight[order[:, start:stop]] * active.unsqueeze(-1)  # [B, K, out]
-        cw = carry_w + wg.cumsum(1)
-        cs = carry_s + (wg * tk.unsqueeze(-1)).cumsum(1)
-        cand = (theta + cs) / cw
-        ok = (cw > 0) & (cand <= nxt.unsqueeze(-1)) & active.unsqueeze(-1)
-        hit = ok.any(1) & ~fired
+    w_pad = _padded(weight)
+    for start, stop, r in _live_rows(src.n_spiking, src.n, chunk):
+        k = stop - start
+        tk = src.times[:r, start:stop].unsqueeze(-1)  # [r, k, 1]
+        nxt = src.times[:r, start + 1 : stop + 1].unsqueeze(-1)  # end of each segment (t_max after the last input)
+        cw = w_pad.index_select(0, src.rows_idx[:r, start:stop].reshape(-1)).view(r, k, n_out)
+        cs = cw * tk
+        cw[:, 0] += carry_w[:r]  # continue the running sums: W_k, S_k over the first k sorted inputs
+        cs[:, 0] += carry_s[:r]
+        cw.cumsum_(1)
+        cs.cumsum_(1)
+        # segment k holds the crossing iff W_k > 0 and V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
+        ok = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta).logical_and_(cw > 0)
+        rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=dev).view(1, k, 1)
+        last = (ok.view(torch.uint8) * rev).amax(1)  # k - first crossing segment; 0 = none in this chunk
+        hit = (last > 0) & ~fired[:r]
         if bool(hit.any()):
-            first = ok.to(torch.uint8).argmax(1, keepdim=True)  # [B, 1, out] first crossing segment in the chunk
-            t_out = torch.where(hit, cand.gather(1, first).squeeze(1), t_out)
-            w_sum = torch.where(hit, cw.gather(1, first).squeeze(1), w_sum)
-            n_causal = torch.where(hit, first.squeeze(1) + start + 1, n_causal)
-            fired = fired | hit
+            first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)  # [r, 1, out]
+            wc, sc = cw.gather(1, first).squeeze(1), cs.gather(1, first).squeeze(1)
+            t_out[:r] = torch.where(hit, (theta + sc) / torch.where(hit, wc, torch.ones_like(wc)), t_out[:r])
+            w_sum[:r] = torch.where(hit, wc, w_sum[:r])
+            n_causal[:r] = torch.where(hit, first.squeeze(1) + start + 1, n_causal[:r])
+            fired[:r] |= hit
             if bool(fired.all()):
                 break
-        carry_w, carry_s = cw[:, -1:], cs[:, -1:]
+        carry_w[:r] = cw[:, -1]
+        carry_s[:r] = cs[:, -1]
     return t_out, n_causal, w_sum
 
 
 def _grads(
     grad_out: torch.Tensor,
-    ts: torch.Tensor,
-    order: torch.Tensor,
+    src: _Sorted,
     weight: torch.Tensor,
     t_out: torch.Tensor,
     n_causal: torch.Tensor,
@@ -113,51 +149,59 @@ def _grads(
     need_t: bool,
     need_w: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Eq. 14-15 summed over the causal sets, chunk by chunk over the sorted inputs."""
-    bsz, n_in = ts.shape
+    """Eq. 14-15 summed over the causal sets, chunk by chunk over the sorted inputs (scan-row order in and out)."""
+    bsz, n_out = t_out.shape
+    dev, dt = weight.device, weight.dtype
     fired = n_causal > 0
     a = torch.where(fired, grad_out / torch.where(fired, w_sum, torch.ones_like(w_sum)), torch.zeros_like(grad_out))
-    a = a.unsqueeze(1)  # [B, 1, out]
-    t_o = t_out.unsqueeze(1)
-    n_max = int(n_causal.max()) if n_causal.numel() else 0
-    g_sorted = torch.zeros((bsz, n_in), dtype=weight.dtype, device=weight.device) if need_t else None
-    g_w = torch.zeros_like(weight) if need_w else None
-    nc = n_causal.unsqueeze(1)
-    for start in range(0, n_max, chunk):
-        stop = min(start + chunk, n_max)
-        idx = order[:, start:stop]
-        rank = torch.arange(start, stop, device=weight.device).view(1, -1, 1)
-        am = a * (rank < nc)  # [B, K, out]: g_j / W_j on causal pairs, 0 elsewhere
-        if g_sorted is not None:
-            g_sorted[:, start:stop] = (am * weight[idx]).sum(-1)
+    # rows by largest causal set, so that each step only visits the rows that still have causal inputs
+    n_row, perm = torch.sort(n_causal.amax(1), descending=True, stable=True)
+    a, t_o, nc = a[perm].unsqueeze(1), t_out[perm].unsqueeze(1), n_causal[perm].to(dt).unsqueeze(1)
+    times, rows_idx = src.times[perm], src.rows_idx[perm]
+    n_max = int(n_row[0]) if bsz else 0
+    g_sorted = torch.zeros((bsz, src.n), dtype=dt, device=dev) if need_t else None
+    g_w = torch.zeros((weight.shape[0] + 1, n_out), dtype=dt, device=dev) if need_w else None
+    w_pad = _padded(weight) if need_t else None
+    for start, stop, r in _live_rows(n_row, n_max, chunk):
+        k = stop - start
+        idx = rows_idx[:r, start:stop].reshape(-1)
+        rank = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
+        am = (nc[:r] - rank).clamp_(0.0, 1.0).mul_(a[:r])  # [r, k, out]: g_j / W_j on causal pairs, 0 elsewhere
+        if g_sorted is not None and w_pad is not None:
+            g_sorted[:r, start:stop] = w_pad.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
         if g_w is not None:
-            contrib = am * (ts[:, start:stop].to(weight.dtype).unsqueeze(-1) - t_o)
-            g_w.index_add_(0, idx.reshape(-1), contrib.reshape(-1, weight.shape[1]))
+            contrib = torch.sub(times[:r, start:stop].unsqueeze(-1), t_o[:r]).mul_(am)
+            g_w.index_add_(0, idx, contrib.view(-1, n_out))
     g_t = None
     if g_sorted is not None:
-        g_t = torch.zeros_like(g_sorted).scatter_(1, order, g_sorted)
-    return g_t, g_w
+        g_t = torch.zeros((bsz, src.order.shape[1]), dtype=dt, device=dev)
+        g_t[perm] = g_sorted
+    return g_t, (g_w[:-1] if g_w is not None else None)
 
 
 class _FirstSpike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, t_in, weight, theta, t_max, chunk):  # type: ignore[override]
-        ts, order, n_active = _sorted_inputs(t_in.detach(), t_max)
-        t_out, n_causal, w_sum = _scan(ts, order, n_active, weight.detach(), theta, t_max, chunk)
-        ctx.save_for_backward(ts, order, weight, t_out, n_causal, w_sum)
-        ctx.chunk = chunk
-        ctx.in_dtype = t_in.dtype
-        return t_out
+        src = _sort_inputs(t_in.detach(), t_max, weight.dtype)
+        t_out, n_causal, w_sum = _scan(src, weight.detach(), theta, t_max, chunk)
+        ctx.save_for_backward(src.rows, src.times, src.order, src.rows_idx, src.n_spiking, weight, t_out, n_causal,
+                              w_sum)
+        ctx.n, ctx.chunk, ctx.in_shape, ctx.in_dtype = src.n, chunk, t_in.shape, t_in.dtype
+        return torch.empty_like(t_out).index_copy_(0, src.rows, t_out)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
-        ts, order, weight, t_out, n_causal, w_sum = ctx.saved_tensors
-        g_t, g_w = _grads(
-            grad_out, ts, order, weight, t_out, n_causal, w_sum, ctx.chunk, ctx.needs_input_grad[0],
+        rows, times, order, rows_idx, n_spiking, weight, t_out, n_causal, w_sum = ctx.saved_tensors
+        src = _Sorted(rows, times, order, rows_idx, n_spiking, ctx.n)
+        g_sorted, g_w = _grads(
+            grad_out[rows], src, weight, t_out, n_causal, w_sum, ctx.chunk, ctx.needs_input_grad[0],
             ctx.needs_input_grad[1],
         )
-        if g_t is not None:
-            g_t = g_t.to(ctx.in_dtype)
+        g_t = None
+        if g_sorted is not None:
+            g_rows = torch.zeros(ctx.in_shape, dtype=g_sorted.dtype, device=g_sorted.device)
+            g_rows.scatter_(1, order, g_sorted)
+            g_t = torch.empty_like(g_rows).index_copy_(0, rows, g_rows).to(ctx.in_dtype)
         return g_t, g_w, None, None, None
 
 
@@ -167,12 +211,13 @@ def first_spike_times(
     """Exact first-spike times ``[B, out]`` of ReL-PSP neurons (Eq. 12) with STDBP gradients (Eq. 14-15).
 
     ``t_in`` ``[B, in]`` input spike times (``>= t_max`` or ``inf`` = no spike), ``weight`` ``[in, out]``.
-    Silent neurons get ``t_max`` (zero gradient).  Fast chunked scan; see the module docstring.
+    Silent neurons get ``t_max`` (zero gradient).  Fast chunked scan of ``chunk`` inputs per step
+    (at most ``MAX_CHUNK``; larger values are capped); see the module docstring.
     """
     _check(t_in, weight, "first_spike_times")
     if chunk < 1:
         raise ValueError(f"first_spike_times: chunk must be >= 1, got {chunk}")
-    return _FirstSpike.apply(t_in, weight, float(theta), float(t_max), int(chunk))
+    return _FirstSpike.apply(t_in, weight, float(theta), float(t_max), min(int(chunk), MAX_CHUNK))
 
 
 def first_spike_times_reference(
@@ -181,7 +226,8 @@ def first_spike_times_reference(
     """The obvious version of :func:`first_spike_times`, differentiable by autograd.
 
     Sort the inputs, gather the weight rows for all inputs (``[B, in, out]``), cumulative sums,
-    the candidate time of every segment, the first valid one; then Eq. 12 over the causal set is
+    the potential ``V(t_{k+1}) = W_k t_{k+1} - S_k`` at the end of every segment, the first segment
+    with ``W_k > 0`` where it reaches ``theta``; then Eq. 12 over the causal set is
     re-evaluated with the causal mask as a constant, so autograd yields Eq. 14-15.
     """
     _check(t_in, weight, "first_spike_times_reference")
@@ -192,8 +238,8 @@ def first_spike_times_reference(
     cw = wg.cumsum(1)
     cs = (wg * tsw.unsqueeze(-1)).cumsum(1)
     nxt = torch.cat((tsw[:, 1:], tsw.new_full((ts.shape[0], 1), t_max)), 1).clamp(max=t_max)
-    cand = (theta + cs) / cw
-    ok = (cw > 0) & (cand <= nxt.unsqueeze(-1)) & active.unsqueeze(-1)
+    v_next = cw * nxt.unsqueeze(-1) - cs  # V(t_{k+1}): the potential at the end of segment k
+    ok = (cw > 0) & (v_next >= theta) & active.unsqueeze(-1)
     fired = ok.any(1)  # [B, out]
     n_causal = torch.where(fired, ok.to(torch.uint8).argmax(1) + 1, torch.zeros_like(fired, dtype=torch.long))
     positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
