@@ -11,6 +11,7 @@ from torch import nn
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.arch import ArchError
 from snnrepro.models.relpsp import build
+from snnrepro.neurons import relpsp as relpsp_kernel
 from snnrepro.neurons.relpsp import (
     MinPool2d,
     RelPspConv2d,
@@ -137,9 +138,14 @@ def _assert_fast_equals_reference(t: torch.Tensor, w: torch.Tensor, chunk: int, 
     return fast.detach()
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 32, 1000])
-def test_fast_path_equals_reference_on_uneven_rows(chunk: int) -> None:
-    """Rows are scanned by spike count: silent samples, full samples, one-input samples keep their place."""
+@pytest.mark.parametrize("chunk,tile", [(1, None), (3, None), (32, None), (1000, None), (3, 100), (5, 1)])
+def test_fast_path_equals_reference_on_uneven_rows(chunk: int, tile: int | None, monkeypatch) -> None:  # noqa: ANN001
+    """Rows are scanned by spike count: silent samples, full samples, one-input samples keep their place.
+
+    ``tile`` shrinks the CPU scan step so that the rows are split into several blocks (one row per block at 1).
+    """
+    if tile is not None:
+        monkeypatch.setattr(relpsp_kernel, "TILE", tile)
     g = torch.Generator().manual_seed(8)
     t = _inputs(9, 40, 9, silent=0.6)
     t[2] = float("inf")  # a sample with no input spike: every neuron silent

@@ -48,7 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 16
+TILE = 1 << 17  # CPU: elements of one scan step [rows, chunk, out] (cache-sized; see _steps)
 MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
 
 
@@ -63,32 +64,66 @@ class _Sorted(NamedTuple):
     """One layer call's inputs in scan order: rows (samples) by spike count, each row's inputs by time."""
 
     rows: torch.Tensor  # [B] sample of each scan row (most spiking inputs first)
-    times: torch.Tensor  # [B, n + 1] sorted input times, weight dtype, clamped to t_max; last column t_max
-    order: torch.Tensor  # [B, n] input index of each sorted position
-    rows_idx: torch.Tensor  # [B, n] weight row of each sorted position: ``order``, or ``in`` (zero row) if silent
+    times: torch.Tensor  # [live, n + 1] sorted input times, weight dtype, clamped to t_max; last column t_max
+    order: torch.Tensor  # [live, n] input index of each sorted position
+    rows_idx: torch.Tensor  # [live, n] weight row of each sorted position: ``order``, or ``in`` (zero row) if silent
     n_spiking: torch.Tensor  # [B] spiking inputs of each scan row (non-increasing)
     n: int  # most spiking inputs of a row
+    live: int  # rows with at least one spiking input (the others are silent and never sorted or scanned)
 
 
 def _sort_inputs(t_in: torch.Tensor, t_max: float, dtype: torch.dtype) -> _Sorted:
     """Sort each sample's input times (no spike = ``t_max``) and the samples by how many inputs spike."""
     bsz, n_in = t_in.shape
-    ts, order = torch.sort(t_in.clamp(max=t_max), dim=1, stable=True)
-    spiking = ts < t_max
-    n_spk = spiking.sum(1)
-    n_spk, rows = torch.sort(n_spk, descending=True, stable=True)
+    clamped = t_in.clamp(max=t_max)
+    n_spk, rows = torch.sort((clamped < t_max).sum(1), descending=True, stable=True)
     n = int(n_spk[0]) if bsz else 0
-    ts, order, spiking = ts[rows, :n], order[rows, :n], spiking[rows, :n]
-    times = torch.cat((ts.to(dtype), torch.full((bsz, 1), t_max, dtype=dtype, device=t_in.device)), 1)
-    rows_idx = torch.where(spiking, order, torch.full_like(order, n_in))
-    return _Sorted(rows, times, order, rows_idx, n_spk, n)
+    live = int((n_spk > 0).sum())
+    ts, order = torch.sort(clamped.index_select(0, rows[:live]), dim=1, stable=True)
+    ts, order = ts[:, :n], order[:, :n]
+    times = torch.cat((ts.to(dtype), torch.full((live, 1), t_max, dtype=dtype, device=t_in.device)), 1)
+    rows_idx = torch.where(ts < t_max, order, torch.full_like(order, n_in))
+    return _Sorted(rows, times, order, rows_idx, n_spk, n, live)
 
 
-def _live_rows(counts: torch.Tensor, n: int, chunk: int) -> list[tuple[int, int, int]]:
-    """``(start, stop, rows)`` of each scan step: the rows whose ``counts`` (non-increasing) exceed ``start``."""
+def _steps(counts: torch.Tensor, n: int, chunk: int, n_out: int) -> list[list[tuple[int, int, int, int]]]:
+    """Scan steps ``(start, stop, row0, row1)`` grouped in blocks of rows, one list per block.
+
+    ``counts`` ``[B]`` (non-increasing) is how many sorted inputs each row needs.  A step covers sorted
+    positions ``[start, stop)`` of rows ``[row0, row1)``: the rows of its block whose count exceeds
+    ``start``.  On the CPU a block has about ``TILE / (chunk * out)`` rows so that one step's
+    ``[rows, chunk, out]`` tensors stay in the cache; on a GPU one block holds every row.
+    """
+    bsz = counts.shape[0]
+    per_block = bsz if counts.device.type != "cpu" else max(1, TILE // (chunk * n_out))
     starts = torch.arange(0, n, chunk, device=counts.device)
-    live = (counts.unsqueeze(0) > starts.unsqueeze(1)).sum(1).tolist()
-    return [(s, min(s + chunk, n), r) for s, r in zip(range(0, n, chunk), live, strict=True) if r > 0]
+    ends = torch.searchsorted(-counts, -starts, side="left").tolist()  # rows [0, end) have count > start
+    blocks = []
+    for row0 in range(0, bsz, per_block):
+        block_end = min(row0 + per_block, bsz)
+        steps = []
+        for start, end in zip(range(0, n, chunk), ends, strict=True):
+            row1 = min(block_end, end)
+            if row1 <= row0:
+                break
+            steps.append((start, min(start + chunk, n), row0, row1))
+        if steps:
+            blocks.append(steps)
+    return blocks
+
+
+def _running_sums(x: torch.Tensor) -> torch.Tensor:
+    """Cumulative sum of ``[r, k, out]`` over ``k``.
+
+    On the CPU ``cumsum`` along a middle dimension is a strided scalar loop (several ns per element
+    for ``out`` in the hundreds); a product with the ``[k, k]`` lower-triangular ones matrix is a
+    batched BLAS call and several times faster there.  Narrow layers (``out`` < 32) and GPUs keep
+    ``cumsum``.
+    """
+    k = x.shape[1]
+    if x.device.type != "cpu" or x.shape[-1] < 32 or k == 1:
+        return x.cumsum_(1)
+    return torch.matmul(torch.ones(k, k, dtype=x.dtype, device=x.device).tril_(), x)
 
 
 def _padded(weight: torch.Tensor) -> torch.Tensor:
@@ -100,7 +135,7 @@ def _scan(
     src: _Sorted, weight: torch.Tensor, theta: float, t_max: float, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spike times, causal-set sizes (0 = silent) and causal weight sums ``[B, out]``, in scan-row order."""
-    bsz, n_out = src.times.shape[0], weight.shape[1]
+    bsz, n_out = src.rows.shape[0], weight.shape[1]
     dev, dt = weight.device, weight.dtype
     t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
     n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
@@ -109,32 +144,32 @@ def _scan(
     carry_w = torch.zeros((bsz, n_out), dtype=dt, device=dev)
     carry_s = torch.zeros_like(carry_w)
     w_pad = _padded(weight)
-    for start, stop, r in _live_rows(src.n_spiking, src.n, chunk):
-        k = stop - start
-        tk = src.times[:r, start:stop].unsqueeze(-1)  # [r, k, 1]
-        nxt = src.times[:r, start + 1 : stop + 1].unsqueeze(-1)  # end of each segment (t_max after the last input)
-        cw = w_pad.index_select(0, src.rows_idx[:r, start:stop].reshape(-1)).view(r, k, n_out)
-        cs = cw * tk
-        cw[:, 0] += carry_w[:r]  # continue the running sums: W_k, S_k over the first k sorted inputs
-        cs[:, 0] += carry_s[:r]
-        cw.cumsum_(1)
-        cs.cumsum_(1)
-        # segment k holds the crossing iff W_k > 0 and V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
-        ok = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta).logical_and_(cw > 0)
-        rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=dev).view(1, k, 1)
-        last = (ok.view(torch.uint8) * rev).amax(1)  # k - first crossing segment; 0 = none in this chunk
-        hit = (last > 0) & ~fired[:r]
-        if bool(hit.any()):
-            first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)  # [r, 1, out]
-            wc, sc = cw.gather(1, first).squeeze(1), cs.gather(1, first).squeeze(1)
-            t_out[:r] = torch.where(hit, (theta + sc) / torch.where(hit, wc, torch.ones_like(wc)), t_out[:r])
-            w_sum[:r] = torch.where(hit, wc, w_sum[:r])
-            n_causal[:r] = torch.where(hit, first.squeeze(1) + start + 1, n_causal[:r])
-            fired[:r] |= hit
-            if bool(fired.all()):
-                break
-        carry_w[:r] = cw[:, -1]
-        carry_s[:r] = cs[:, -1]
+    for block in _steps(src.n_spiking, src.n, chunk, n_out):
+        for start, stop, row0, row1 in block:
+            rs, r, k = slice(row0, row1), row1 - row0, stop - start
+            tk = src.times[rs, start:stop].unsqueeze(-1)  # [r, k, 1]
+            nxt = src.times[rs, start + 1 : stop + 1].unsqueeze(-1)  # end of each segment (t_max after the last)
+            cw = w_pad.index_select(0, src.rows_idx[rs, start:stop].reshape(-1)).view(r, k, n_out)
+            cs = cw * tk
+            cw[:, 0] += carry_w[rs]  # continue the running sums: W_k, S_k over the first k sorted inputs
+            cs[:, 0] += carry_s[rs]
+            cw, cs = _running_sums(cw), _running_sums(cs)
+            # segment k holds the crossing iff W_k > 0 and V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
+            ok = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta).logical_and_(cw > 0)
+            rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=dev).view(1, k, 1)
+            last = (ok.view(torch.uint8) * rev).amax(1)  # k - first crossing segment; 0 = none in this chunk
+            hit = (last > 0) & ~fired[rs]
+            if bool(hit.any()):
+                first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)  # [r, 1, out]
+                wc, sc = cw.gather(1, first).squeeze(1), cs.gather(1, first).squeeze(1)
+                t_out[rs] = torch.where(hit, (theta + sc) / torch.where(hit, wc, torch.ones_like(wc)), t_out[rs])
+                w_sum[rs] = torch.where(hit, wc, w_sum[rs])
+                n_causal[rs] = torch.where(hit, first.squeeze(1) + start + 1, n_causal[rs])
+                fired[rs] |= hit
+                if bool(fired[rs].all()):  # rows past row1 have no inputs left: the block is done
+                    break
+            carry_w[rs] = cw[:, -1]
+            carry_s[rs] = cs[:, -1]
     return t_out, n_causal, w_sum
 
 
@@ -150,31 +185,33 @@ def _grads(
     need_w: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Eq. 14-15 summed over the causal sets, chunk by chunk over the sorted inputs (scan-row order in and out)."""
-    bsz, n_out = t_out.shape
+    n_out = t_out.shape[1]
     dev, dt = weight.device, weight.dtype
     fired = n_causal > 0
     a = torch.where(fired, grad_out / torch.where(fired, w_sum, torch.ones_like(w_sum)), torch.zeros_like(grad_out))
     # rows by largest causal set, so that each step only visits the rows that still have causal inputs
-    n_row, perm = torch.sort(n_causal.amax(1), descending=True, stable=True)
+    live = src.live  # rows past ``live`` have no spiking input, hence no causal input
+    n_row, perm = torch.sort(n_causal[:live].amax(1), descending=True, stable=True)
     a, t_o, nc = a[perm].unsqueeze(1), t_out[perm].unsqueeze(1), n_causal[perm].to(dt).unsqueeze(1)
     times, rows_idx = src.times[perm], src.rows_idx[perm]
-    n_max = int(n_row[0]) if bsz else 0
-    g_sorted = torch.zeros((bsz, src.n), dtype=dt, device=dev) if need_t else None
+    n_max = int(n_row[0]) if live else 0
+    g_sorted = torch.zeros((live, src.n), dtype=dt, device=dev) if need_t else None
     g_w = torch.zeros((weight.shape[0] + 1, n_out), dtype=dt, device=dev) if need_w else None
     w_pad = _padded(weight) if need_t else None
-    for start, stop, r in _live_rows(n_row, n_max, chunk):
-        k = stop - start
-        idx = rows_idx[:r, start:stop].reshape(-1)
-        rank = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
-        am = (nc[:r] - rank).clamp_(0.0, 1.0).mul_(a[:r])  # [r, k, out]: g_j / W_j on causal pairs, 0 elsewhere
-        if g_sorted is not None and w_pad is not None:
-            g_sorted[:r, start:stop] = w_pad.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
-        if g_w is not None:
-            contrib = torch.sub(times[:r, start:stop].unsqueeze(-1), t_o[:r]).mul_(am)
-            g_w.index_add_(0, idx, contrib.view(-1, n_out))
+    for block in _steps(n_row, n_max, chunk, n_out):
+        for start, stop, row0, row1 in block:
+            rs, r, k = slice(row0, row1), row1 - row0, stop - start
+            idx = rows_idx[rs, start:stop].reshape(-1)
+            rank = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
+            am = (nc[rs] - rank).clamp_(0.0, 1.0).mul_(a[rs])  # [r, k, out]: g_j / W_j on causal pairs, else 0
+            if g_sorted is not None and w_pad is not None:
+                g_sorted[rs, start:stop] = w_pad.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
+            if g_w is not None:
+                contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_o[rs]).mul_(am)
+                g_w.index_add_(0, idx, contrib.view(-1, n_out))
     g_t = None
     if g_sorted is not None:
-        g_t = torch.zeros((bsz, src.order.shape[1]), dtype=dt, device=dev)
+        g_t = torch.zeros((live, src.n), dtype=dt, device=dev)
         g_t[perm] = g_sorted
     return g_t, (g_w[:-1] if g_w is not None else None)
 
@@ -184,15 +221,16 @@ class _FirstSpike(torch.autograd.Function):
     def forward(ctx, t_in, weight, theta, t_max, chunk):  # type: ignore[override]
         src = _sort_inputs(t_in.detach(), t_max, weight.dtype)
         t_out, n_causal, w_sum = _scan(src, weight.detach(), theta, t_max, chunk)
-        ctx.save_for_backward(src.rows, src.times, src.order, src.rows_idx, src.n_spiking, weight, t_out, n_causal,
-                              w_sum)
-        ctx.n, ctx.chunk, ctx.in_shape, ctx.in_dtype = src.n, chunk, t_in.shape, t_in.dtype
+        ctx.save_for_backward(
+            src.rows, src.times, src.order, src.rows_idx, src.n_spiking, weight, t_out, n_causal, w_sum
+        )
+        ctx.n, ctx.live, ctx.chunk, ctx.in_shape, ctx.in_dtype = src.n, src.live, chunk, t_in.shape, t_in.dtype
         return torch.empty_like(t_out).index_copy_(0, src.rows, t_out)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         rows, times, order, rows_idx, n_spiking, weight, t_out, n_causal, w_sum = ctx.saved_tensors
-        src = _Sorted(rows, times, order, rows_idx, n_spiking, ctx.n)
+        src = _Sorted(rows, times, order, rows_idx, n_spiking, ctx.n, ctx.live)
         g_sorted, g_w = _grads(
             grad_out[rows], src, weight, t_out, n_causal, w_sum, ctx.chunk, ctx.needs_input_grad[0],
             ctx.needs_input_grad[1],
@@ -200,7 +238,7 @@ class _FirstSpike(torch.autograd.Function):
         g_t = None
         if g_sorted is not None:
             g_rows = torch.zeros(ctx.in_shape, dtype=g_sorted.dtype, device=g_sorted.device)
-            g_rows.scatter_(1, order, g_sorted)
+            g_rows[: ctx.live].scatter_(1, order, g_sorted)
             g_t = torch.empty_like(g_rows).index_copy_(0, rows, g_rows).to(ctx.in_dtype)
         return g_t, g_w, None, None, None
 
