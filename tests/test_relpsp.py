@@ -194,6 +194,27 @@ def test_conv_fast_path_equals_reference_with_gradients() -> None:
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(t1.grad, t2.grad, rtol=1e-10, atol=1e-12)
 
+
+def test_first_crossing_needs_a_rising_segment() -> None:
+    """The scan picks the first segment whose end reaches theta and re-checks W_k > 0 only where that fails.
+
+    Rounding can put V(t_{k+1}) at theta on a falling segment (W_k <= 0); the selection must then be the
+    first segment with both conditions, as in the reference.  Synthetic flags: neuron 0 reaches on a
+    falling segment (1), then a rising one (2), neuron 1 on a rising one (3), neuron 2 fired in an earlier
+    step, neuron 3 never.
+    """
+    # [r=1, k=4 segments, out=4 neurons]; row k of each matrix is segment k
+    reach = torch.tensor([[[0, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]], dtype=torch.bool)
+    cw = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]])
+    rev = torch.arange(4, 0, -1, dtype=torch.uint8).view(1, 4, 1)
+    alive = torch.tensor([[1, 1, 0, 1]], dtype=torch.uint8)
+    hit, first, wc = relpsp_kernel._first_crossing(reach, cw, rev, alive)
+    assert hit is not None and hit.tolist() == [[True, True, False, False]]
+    assert first[0, 0, :2].tolist() == [2, 3]
+    assert wc[0, :2].tolist() == [1.0, 1.0]
+    none, _, _ = relpsp_kernel._first_crossing(reach & False, cw, rev, alive)
+    assert none is None
+
 def test_silent_neurons_get_t_max_and_no_gradient() -> None:
     layer = RelPspDense(4, 2, theta=1.0, t_max=3.0)
     with torch.no_grad():

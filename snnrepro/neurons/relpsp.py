@@ -112,23 +112,62 @@ def _steps(counts: torch.Tensor, n: int, chunk: int, n_out: int) -> list[list[tu
     return blocks
 
 
-def _running_sums(x: torch.Tensor) -> torch.Tensor:
-    """Cumulative sum of ``[r, k, out]`` over ``k``.
+def _running_sums(x: torch.Tensor, tri: torch.Tensor | None) -> torch.Tensor:
+    """Cumulative sum of ``[..., k, out]`` over ``k``.
 
     On the CPU ``cumsum`` along a middle dimension is a strided scalar loop (several ns per element
-    for ``out`` in the hundreds); a product with the ``[k, k]`` lower-triangular ones matrix is a
-    batched BLAS call and several times faster there.  Narrow layers (``out`` < 32) and GPUs keep
-    ``cumsum``.
+    for ``out`` in the hundreds); the product with the ``[k, k]`` lower-triangular ones matrix
+    ``tri`` is a batched BLAS call and several times faster there.  ``tri`` is ``None`` for narrow
+    layers (``out`` < 32) and on GPUs, which keep ``cumsum``.
     """
-    k = x.shape[1]
-    if x.device.type != "cpu" or x.shape[-1] < 32 or k == 1:
-        return x.cumsum_(1)
-    return torch.matmul(torch.ones(k, k, dtype=x.dtype, device=x.device).tril_(), x)
+    if tri is None:
+        return x.cumsum_(-2)
+    return torch.matmul(tri, x)
+
+
+_StepConstants = dict[int, tuple[torch.Tensor | None, torch.Tensor]]
+
+
+def _step_constants(
+    k: int, n_out: int, dtype: torch.dtype, device: torch.device, cache: _StepConstants
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Per step length ``k``: the triangular matrix of :func:`_running_sums` (or ``None``) and ``k, k-1, .., 1``."""
+    if k not in cache:
+        use_mm = device.type == "cpu" and n_out >= 32 and k > 1
+        tri = torch.ones(k, k, dtype=dtype, device=device).tril_() if use_mm else None
+        cache[k] = (tri, torch.arange(k, 0, -1, dtype=torch.uint8, device=device).view(1, k, 1))
+    return cache[k]
 
 
 def _padded(weight: torch.Tensor) -> torch.Tensor:
     """``weight`` with one zero row appended (the row that silent inputs point to)."""
     return torch.cat((weight, weight.new_zeros(1, weight.shape[1])), 0)
+
+
+def _first_crossing(
+    reach: torch.Tensor, cw: torch.Tensor, rev: torch.Tensor, alive: torch.Tensor
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """First segment ``k`` of a step with ``reach`` (``V(t_{k+1}) >= theta``) and ``W_k > 0``, per neuron.
+
+    ``reach``/``cw`` ``[r, k, out]``, ``rev`` ``k .. 1`` ``[1, k, 1]`` uint8, ``alive`` ``[r, out]``
+    uint8 (0 = fired before).  Returns ``hit`` ``[r, out]`` (``None`` when no neuron crosses), the
+    segment ``first`` ``[r, 1, out]`` and ``W`` there.  In exact arithmetic the first segment whose
+    end reaches ``theta`` has ``W_k > 0`` (``V`` rose to ``theta`` on it), so ``W_k > 0`` is checked
+    only at that segment; only where rounding breaks this is it applied to every segment.
+    """
+    k = reach.shape[1]
+    last = (reach.view(torch.uint8) * rev).amax(1).mul_(alive)  # k - first segment; 0 = none or fired before
+    hit = last > 0
+    if not bool(hit.any()):
+        return None, last, last
+    first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)
+    wc = cw.gather(1, first).squeeze(1)
+    if bool((hit & (wc <= 0)).any()):
+        last = (reach.logical_and(cw > 0).view(torch.uint8) * rev).amax(1).mul_(alive)
+        hit = last > 0
+        first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)
+        wc = cw.gather(1, first).squeeze(1)
+    return hit, first, wc
 
 
 def _scan(
@@ -140,36 +179,33 @@ def _scan(
     t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
     n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
     w_sum = torch.zeros((bsz, n_out), dtype=dt, device=dev)
-    fired = torch.zeros((bsz, n_out), dtype=torch.bool, device=dev)
-    carry_w = torch.zeros((bsz, n_out), dtype=dt, device=dev)
-    carry_s = torch.zeros_like(carry_w)
+    alive = torch.ones((bsz, n_out), dtype=torch.uint8, device=dev)  # 1 until the neuron fires
+    carry = torch.zeros((2, bsz, n_out), dtype=dt, device=dev)  # W and S over the inputs scanned so far
     w_pad = _padded(weight)
+    cache: _StepConstants = {}
     for block in _steps(src.n_spiking, src.n, chunk, n_out):
         for start, stop, row0, row1 in block:
             rs, r, k = slice(row0, row1), row1 - row0, stop - start
+            tri, rev = _step_constants(k, n_out, dt, dev, cache)
             tk = src.times[rs, start:stop].unsqueeze(-1)  # [r, k, 1]
             nxt = src.times[rs, start + 1 : stop + 1].unsqueeze(-1)  # end of each segment (t_max after the last)
-            cw = w_pad.index_select(0, src.rows_idx[rs, start:stop].reshape(-1)).view(r, k, n_out)
-            cs = cw * tk
-            cw[:, 0] += carry_w[rs]  # continue the running sums: W_k, S_k over the first k sorted inputs
-            cs[:, 0] += carry_s[rs]
-            cw, cs = _running_sums(cw), _running_sums(cs)
-            # segment k holds the crossing iff W_k > 0 and V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
-            ok = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta).logical_and_(cw > 0)
-            rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=dev).view(1, k, 1)
-            last = (ok.view(torch.uint8) * rev).amax(1)  # k - first crossing segment; 0 = none in this chunk
-            hit = (last > 0) & ~fired[rs]
-            if bool(hit.any()):
-                first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)  # [r, 1, out]
-                wc, sc = cw.gather(1, first).squeeze(1), cs.gather(1, first).squeeze(1)
+            sums = torch.empty((2, r, k, n_out), dtype=dt, device=dev)  # gathered w_k and w_k t_k, then W_k, S_k
+            torch.index_select(w_pad, 0, src.rows_idx[rs, start:stop].reshape(-1), out=sums[0].view(r * k, n_out))
+            torch.mul(sums[0], tk, out=sums[1])
+            sums[:, :, 0] += carry[:, rs]  # continue the running sums of the previous step
+            sums = _running_sums(sums, tri)
+            cw, cs = sums[0], sums[1]
+            reach = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta)  # V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
+            hit, first, wc = _first_crossing(reach, cw, rev, alive[rs])
+            if hit is not None:
+                sc = cs.gather(1, first).squeeze(1)
                 t_out[rs] = torch.where(hit, (theta + sc) / torch.where(hit, wc, torch.ones_like(wc)), t_out[rs])
                 w_sum[rs] = torch.where(hit, wc, w_sum[rs])
                 n_causal[rs] = torch.where(hit, first.squeeze(1) + start + 1, n_causal[rs])
-                fired[rs] |= hit
-                if bool(fired[rs].all()):  # rows past row1 have no inputs left: the block is done
+                alive[rs].masked_fill_(hit, 0)
+                if not bool(alive[rs].any()):  # rows past row1 have no inputs left: the block is done
                     break
-            carry_w[rs] = cw[:, -1]
-            carry_s[rs] = cs[:, -1]
+            carry[:, rs] = sums[:, :, -1]
     return t_out, n_causal, w_sum
 
 
