@@ -36,6 +36,11 @@ def _simulate(t_in: torch.Tensor, w: torch.Tensor, theta: float, t_max: float, d
     return out
 
 
+def _keep_chunk(monkeypatch, chunk: int, rows: int, n_out: int) -> None:  # noqa: ANN001
+    """CPU scan steps of exactly ``chunk`` inputs over all rows at once (the kernel grows steps that fit ``TILE``)."""
+    monkeypatch.setattr(relpsp_kernel, "TILE", chunk * rows * n_out)
+
+
 def _inputs(b: int, n: int, seed: int, silent: float = 0.3) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     t = torch.rand(b, n, generator=g, dtype=torch.float64)
@@ -43,7 +48,8 @@ def _inputs(b: int, n: int, seed: int, silent: float = 0.3) -> torch.Tensor:
     return t
 
 
-def test_dense_spike_times_match_time_stepped_simulation() -> None:
+def test_dense_spike_times_match_time_stepped_simulation(monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, 3, 6, 12)
     g = torch.Generator().manual_seed(0)
     t = _inputs(6, 20, 1)
     w = torch.randn(20, 12, generator=g, dtype=torch.float64) * 0.4 + 0.05  # negative weights included
@@ -72,7 +78,8 @@ def test_conv_spike_times_match_simulation_per_position() -> None:
         assert float((out[:, :, y, x].detach() - sim).abs().max()) <= dt + 1e-9
 
 
-def test_gradients_match_finite_differences() -> None:
+def test_gradients_match_finite_differences(monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, 4, 3, 6)
     g = torch.Generator().manual_seed(4)
     t = _inputs(3, 10, 5).requires_grad_()
     w = (torch.randn(10, 6, generator=g, dtype=torch.float64) * 0.5 + 0.15).requires_grad_()
@@ -102,7 +109,8 @@ def test_gradients_match_finite_differences() -> None:
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 64])
-def test_fast_path_equals_reference(chunk: int) -> None:
+def test_fast_path_equals_reference(chunk: int, monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, chunk, 16, 25)
     g = torch.Generator().manual_seed(6)
     t = _inputs(16, 60, 7, silent=0.5)
     t[:, :10] = torch.round(t[:, :10] * 4) / 4  # ties, as in quantised pixels
@@ -194,6 +202,21 @@ def test_conv_fast_path_equals_reference_with_gradients() -> None:
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(t1.grad, t2.grad, rtol=1e-10, atol=1e-12)
 
+
+
+def test_scan_steps_cover_each_row_up_to_its_count(monkeypatch) -> None:  # noqa: ANN001
+    """Rows sorted by spike count: a step visits only rows with inputs left; blocks of rows; steps grow to TILE."""
+    counts = torch.tensor([5, 3, 3, 0])
+    monkeypatch.setattr(relpsp_kernel, "TILE", 8)  # one block of 4 rows with 2-input steps
+    assert relpsp_kernel._steps(counts, 5, 2, 1) == [[(0, 2, 0, 3), (2, 4, 0, 3), (4, 5, 0, 1)]]
+    monkeypatch.setattr(relpsp_kernel, "TILE", 2)  # one row per block
+    assert relpsp_kernel._steps(counts, 5, 2, 1) == [
+        [(0, 2, 0, 1), (2, 4, 0, 1), (4, 5, 0, 1)],
+        [(0, 2, 1, 2), (2, 4, 1, 2)],
+        [(0, 2, 2, 3), (2, 4, 2, 3)],
+    ]
+    monkeypatch.setattr(relpsp_kernel, "TILE", 1 << 17)  # everything fits: one step of all 5 inputs
+    assert relpsp_kernel._steps(counts, 5, 2, 1) == [[(0, 5, 0, 3)]]
 
 def test_first_crossing_needs_a_rising_segment() -> None:
     """The scan picks the first segment whose end reaches theta and re-checks W_k > 0 only where that fails.
