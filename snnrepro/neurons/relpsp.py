@@ -92,14 +92,9 @@ def _steps(counts: torch.Tensor, n: int, chunk: int, n_out: int) -> list[list[tu
     ``counts`` ``[B]`` (non-increasing) is how many sorted inputs each row needs.  A step covers sorted
     positions ``[start, stop)`` of rows ``[row0, row1)``: the rows of its block whose count exceeds
     ``start``.  On the CPU a block has about ``TILE / (chunk * out)`` rows so that one step's
-    ``[rows, chunk, out]`` tensors stay in the cache, and when all rows fit in fewer than ``TILE``
-    elements (narrow layers) the step grows to up to ``MAX_CHUNK`` inputs: fewer, fuller steps.
-    On a GPU one block holds every row.
+    ``[rows, chunk, out]`` tensors stay in the cache; on a GPU one block holds every row.
     """
     bsz = counts.shape[0]
-    if counts.device.type == "cpu":
-        live = int((counts > 0).sum())
-        chunk = max(chunk, min(MAX_CHUNK, TILE // max(1, live * n_out)))
     per_block = bsz if counts.device.type != "cpu" else max(1, TILE // (chunk * n_out))
     starts = torch.arange(0, n, chunk, device=counts.device)
     ends = torch.searchsorted(-counts, -starts, side="left").tolist()  # rows [0, end) have count > start
