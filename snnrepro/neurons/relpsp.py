@@ -21,18 +21,23 @@ positive) is *silent*: its output time is ``t_max`` and its gradient is zero.  A
 inside the window.  So a silent neuron's ``t_max`` in the next layer is exactly "no spike", and
 the whole network is the same as a time-stepped simulation of ``[0, t_max]``.
 
-**Algorithm (fast path, :func:`first_spike_times`).**  Per sample the inputs are sorted once;
-inputs that never spike are dropped (the scan only runs to the largest number of spiking inputs
-in the batch).  The sorted inputs are visited in chunks of ``chunk`` inputs: the chunk's weight
-rows are gathered (``[B, K, out]``), running sums ``W_k = sum_{r<=k} w_r`` and ``S_k = sum_{r<=k}
-w_r t_r`` continue the previous chunk's, and the candidate ``c_k = (theta + S_k) / W_k`` is the
-crossing time in segment ``[t_k, t_{k+1}]`` iff ``W_k > 0`` and ``c_k <= t_{k+1}`` (before that
-segment ``V < theta``, so ``c_k > t_k`` holds by itself).  The first such ``k`` is the spike; its
-``k + 1`` inputs are the causal set.  The scan stops as soon as every output neuron of the batch
-has fired.  The backward (:class:`_FirstSpike`) replays the chunks up to the largest causal set
-and applies Eq. 14-15 with the causal mask ``rank < |C_j|`` -- no dense ``[B, in, out]`` tensor
-is ever built.  :func:`first_spike_times_reference` is the obvious full-tensor version (kept as
-the reference the tests compare against).  Operation counts: docs/performance-stdbp.md.
+**Algorithm (fast path, :func:`first_spike_times`).**  The samples (rows) are ordered by how many
+of their inputs spike; rows without any are silent and never sorted or scanned.  Each remaining
+row's inputs are sorted once, and the sorted inputs are visited in steps of ``chunk`` inputs, only
+over the rows that still have spiking inputs at that position (so no work is spent on the padding
+of sparse rows).  A step gathers the weight rows (``[rows, K, out]``), continues the running sums
+``W_k = sum_{r<=k} w_r`` and ``S_k = sum_{r<=k} w_r t_r`` of the previous step, and looks for the
+first segment ``[t_k, t_{k+1}]`` whose end reaches the threshold, ``V(t_{k+1}) = W_k t_{k+1} - S_k
+>= theta`` with ``W_k > 0`` (the potential rises through ``theta`` there; before that segment
+``V < theta``).  That ``k`` is the spike, ``t_j = (theta + S_k) / W_k`` (Eq. 12), and its ``k + 1``
+inputs are the causal set.  A block of rows stops as soon as all its neurons have fired.  On the
+CPU the rows are cut into blocks of about ``TILE / (chunk * out)`` so that a step's tensors stay in
+the cache, and the running sums are a product with a triangular matrix (BLAS) instead of
+``cumsum``.  The backward (:class:`_FirstSpike`) replays the steps up to each row's largest causal
+set and applies Eq. 14-15 with the causal mask ``rank < |C_j|`` -- no dense ``[B, in, out]``
+tensor is ever built.  :func:`first_spike_times_reference` is the obvious full-tensor version
+(kept as the reference the tests compare against; it uses the same crossing test).  Costs and
+measurements: docs/performance-stdbp.md.
 
 Layers: :class:`RelPspDense` (``[B, in] -> [B, out]``), :class:`RelPspConv2d` (im2col, then the
 same kernel per output position; padding is "no spike"), :class:`MinPool2d` (earliest spike wins,
