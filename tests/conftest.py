@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from snnrepro.engine.loop import ProgressSink
+
 
 def digits_spec(spec_id: str, paper: str = "rsn", arch: str = "64-32-10", **train: Any) -> dict[str, Any]:
     """A tiny ANN spec on scikit-learn's digits (real data, always present) with the given train keys."""
@@ -40,3 +42,14 @@ def spec_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return {"exp": exp, "results": tmp_path / "results", "tmp": tmp_path}
 
     return write
+
+
+class StopAfter(ProgressSink):
+    """Behaves like Ctrl-C right after the given epoch's checkpoint was written."""
+
+    def __init__(self, epoch: int) -> None:
+        self.stop_epoch = epoch
+
+    def epoch(self, epoch: int, row: dict) -> None:
+        if epoch == self.stop_epoch:
+            raise KeyboardInterrupt

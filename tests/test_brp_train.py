@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from conftest import StopAfter
 
 from snnrepro.engine.checkpoint import load_checkpoint
-from snnrepro.engine.loop import ProgressSink, fit
+from snnrepro.engine.loop import fit
 from snnrepro.results.record import checkpoint_path
 from snnrepro.spec import deep_merge, experiments_dir, read_yaml, resolve
 
@@ -39,15 +40,6 @@ def test_pseudo_bp_learns_digits(tmp_path: Path) -> None:
     rec = fit(_spec("mnist-bp-cnn"), 0, CPU, tmp_path, tmp_path / "data")
     assert rec.status == "ok" and rec.spec["rule"]["name"] == "backprop"
     assert rec.best_test_acc >= 0.95, rec.history
-
-
-class StopAfter(ProgressSink):
-    def __init__(self, epoch: int) -> None:
-        self.stop_epoch = epoch
-
-    def epoch(self, epoch: int, row: dict) -> None:
-        if epoch == self.stop_epoch:
-            raise KeyboardInterrupt
 
 
 def test_brp_run_resumes_with_the_same_feedback_matrices(tmp_path: Path) -> None:

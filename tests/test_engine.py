@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import StopAfter
 
 from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint
-from snnrepro.engine.loop import ProgressSink, fit
+from snnrepro.engine.loop import fit
 from snnrepro.engine.optim import lr_factor
 from snnrepro.results.record import checkpoint_path, iter_records, record_path
 from snnrepro.results.tables import markdown_tables, rebuild_all
@@ -45,17 +46,6 @@ def test_fit_writes_a_record_with_provenance(tmp_path: Path) -> None:
     for key in ("spec_hash", "git_commit", "versions", "history", "device", "started_at", "finished_at", "spec"):
         assert on_disk[key], key
     assert len(on_disk["history"]) == 4 and on_disk["data_source"] == "real"
-
-
-class StopAfter(ProgressSink):
-    """Behaves like Ctrl-C right after the given epoch's checkpoint was written."""
-
-    def __init__(self, epoch: int) -> None:
-        self.stop_epoch = epoch
-
-    def epoch(self, epoch: int, row: dict) -> None:
-        if epoch == self.stop_epoch:
-            raise KeyboardInterrupt
 
 
 def test_interrupt_then_resume_gives_the_same_result(tmp_path: Path) -> None:

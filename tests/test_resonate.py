@@ -18,6 +18,8 @@ from snnrepro.neurons.resonate import (
     ResonateConv2d,
     ResonateDense,
     SpikePool2d,
+    _complex_product,
+    _GaussWeights,
     amount,
     membrane,
     phase,
@@ -419,3 +421,23 @@ def test_bad_reading_options_are_refused() -> None:
         ResonateDense(3, 2, late="keep")
     with pytest.raises(ValueError, match="window"):
         ResonateDense(3, 2, late="drop", window=0.0)
+
+
+def test_gauss_product_equals_block_form_and_its_gradients_match_autograd() -> None:
+    """The 3-product complex map equals ``[[wc, -ws], [ws, wc]]`` on (z0, z1); the fused weight
+    node's backward equals autograd through ``w cos(omega d)``, ``w sin(omega d)``."""
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    d = torch.rand(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(2, 3, 6, generator=g, dtype=torch.float64)
+    omega = 0.7
+    out = _complex_product(z, w, d, omega, F.linear)
+    wc, ws = w * torch.cos(omega * d), w * torch.sin(omega * d)
+    ref = torch.stack((F.linear(z[0], wc) - F.linear(z[1], ws), F.linear(z[0], ws) + F.linear(z[1], wc)))
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-12)
+    cot = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    got = torch.autograd.grad(out, (w, d), cot)
+    want = torch.autograd.grad(ref, (w, d), cot)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+    assert torch.autograd.gradcheck(lambda w_, d_: _GaussWeights.apply(w_, d_, omega), (w, d))

@@ -10,7 +10,8 @@ implementation uses hard reset to 0, threshold 1, decay 0.5 (SpikingJelly ``tau=
 current-based LIF with the SuperSpike surrogate (its defaults).  Peers that are not installed are
 skipped with a note (``pip install snnrepro[bench]``).
 
-Rows: ms per step (median after warm-up), ratio to the fastest peer, ratio to ``T x`` the same-shape
+Rows: ms per step (median after warm-up; the checkpointed row trades a second forward for memory),
+ratio to the fastest peer, ratio to ``T x`` the same-shape
 ANN step (ReLU instead of LIF, one sample batch per step), and memory: on CUDA the peak allocated
 memory, on CPU the bytes of tensors autograd saves for backward during one forward (deduplicated by
 storage) - the memory that grows with T.  The glibc allocator setting in effect
@@ -29,11 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnrepro.bench import BenchRow, timed_ms
-from snnrepro.models.multistep import TimeDistributed
+from snnrepro.models.multistep import TimeDistributed, checkpoint_segments
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import BENCHES
 
 T, B, CLASSES = 16, 32, 10
+FUSED = "snnrepro LIF (fused time loop)"
+CHECKPOINTED = "snnrepro LIF (fused, activation checkpointing)"
 DECAY, THETA = 0.5, 1.0
 
 
@@ -45,7 +48,7 @@ def _convs() -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
 class SnnreproNet(nn.Module):
     """The bench net with :class:`snnrepro.neurons.lif.LIF` (fused time loop) and ``[T*B]`` synapses."""
 
-    def __init__(self, backend: str = "fused") -> None:
+    def __init__(self, backend: str = "fused", checkpoint: bool = False) -> None:
         super().__init__()
         c1, c2, f1, f2 = _convs()
         kw = dict(decay=DECAY, threshold=THETA, reset="hard", surrogate="atan", backend=backend)
@@ -54,6 +57,8 @@ class SnnreproNet(nn.Module):
             TimeDistributed(c2), LIF(**kw), TimeDistributed(nn.MaxPool2d(2)),
             TimeDistributed(nn.Flatten()), TimeDistributed(f1), LIF(**kw), TimeDistributed(f2), LIF(**kw),
         )  # fmt: skip
+        if checkpoint:
+            self.net = checkpoint_segments(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).mean(0)
@@ -239,8 +244,9 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
             skipped.append(label)
         else:
             makers[label] = make
-    makers["snnrepro LIF (fused time loop)"] = lambda: SnnreproNet("fused")
+    makers[FUSED] = lambda: SnnreproNet("fused")
     makers["snnrepro LIF (autograd time loop)"] = lambda: SnnreproNet("autograd")
+    makers[CHECKPOINTED] = lambda: SnnreproNet("fused", checkpoint=True)
     models, fns = {}, {}
     for label, make in makers.items():
         torch.manual_seed(0)
@@ -254,14 +260,14 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     peers = [k for k in ms if k in PEERS]
     fastest = min(peers, key=lambda k: ms[k]) if peers else None
     rows = [BenchRow("lif", f"{ann_label} x T={T}", ann_t, note=f"{note}; one step {ms[ann_label]:.1f} ms")]
-    for label in [*peers, "snnrepro LIF (fused time loop)", "snnrepro LIF (autograd time loop)"]:
+    for label in [*peers, FUSED, "snnrepro LIF (autograd time loop)", CHECKPOINTED]:
         vs_peer = f"{ms[label] / ms[fastest]:.2f}x fastest peer" if fastest else "no peer installed"
         rows.append(
             BenchRow("lif", label, ms[label], reference="ANN x T", ratio=ms[label] / ann_t, peak_mem_mb=mem[label],
                      note=f"{vs_peer}; {mem_kind} MB")
         )  # fmt: skip
     if fastest:
-        rows[-2].note += f"; fastest peer: {fastest}"
+        rows[len(peers) + 1].note += f"; fastest peer: {fastest}"
     for label in skipped:
         rows.append(BenchRow("lif", label, float("nan"), note="skipped: not installed (pip install snnrepro[bench])"))
     return rows

@@ -40,7 +40,15 @@ import torch
 from torch import nn
 
 from snnrepro.models.arch import ArchError, parse_arch, split_input
-from snnrepro.models.multistep import MultiStepNet, NodeFactory, Resize, TimeDistributed, VotingReadout, build_multistep
+from snnrepro.models.multistep import (
+    MultiStepNet,
+    NodeFactory,
+    Resize,
+    TimeDistributed,
+    VotingReadout,
+    build_multistep,
+    checkpoint_segments,
+)
 from snnrepro.neurons.lif import GRADIENT_MODES, LIF
 from snnrepro.registry import MODELS
 
@@ -145,10 +153,13 @@ def build(
     dense_as_flatten: bool = True,
     voters: int = 10,
     backend: str = "fused",
+    checkpoint: bool = False,
     T: int | None = None,
 ) -> nn.Module:
     """A BPSA/BPTA network for ``arch`` (paper string or ``resnet18``/``resnet34``); returns scores [B, classes].
 
+    ``checkpoint``: activation checkpointing of each synapse-to-spike segment over all T steps (see
+    :func:`checkpoint_segments`): much less memory for backward when T is large, one extra forward.
     ``T`` is accepted for symmetry with the encoder's params and not used (time comes from the input).
     """
     del T
@@ -161,8 +172,12 @@ def build(
     if key in RESNETS:
         if len(shape) != 3:
             raise ArchError(f"lif: {arch} needs image inputs, got sample shape {tuple(input_shape)}")
-        return build_spiking_resnet(RESNETS[key], shape, num_classes, node, relu, voters, input_size)
-    spatial, layers = split_input(parse_arch(arch), shape)
-    return build_multistep(
-        layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten, resize=input_size
-    )
+        net = build_spiking_resnet(RESNETS[key], shape, num_classes, node, relu, voters, input_size)
+    else:
+        spatial, layers = split_input(parse_arch(arch), shape)
+        net = build_multistep(
+            layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten, resize=input_size
+        )
+    if checkpoint:
+        net.body = checkpoint_segments(net.body)
+    return net

@@ -5,6 +5,8 @@
 * :class:`SeqDropout` draws one dropout mask per sample and keeps it for all steps (the BPSA/BPTA
   authors' ``NDropout``, Lee et al. 2020).
 * :class:`VotingReadout` (``10Voting``) averages each class's voters and the steps -> rates in [0, 1].
+* :func:`checkpoint_segments` trades compute for memory: activation (gradient) checkpointing of each
+  synapse-to-spike segment over all T steps (``model.params.checkpoint``).
 * :func:`build_multistep` turns :func:`snnrepro.models.arch.parse_arch` layers into a network with a
   caller-given spiking node factory, so a family only supplies its neuron::
 
@@ -20,11 +22,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Layer, Pool, Voting
 
@@ -219,3 +223,74 @@ def build_multistep(
             body.append(node(cur))
     assert last_out is not None
     return MultiStepNet(body, last_out)
+
+
+@contextmanager
+def _bn_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """Restore every batch-norm buffer (running mean/var, batch counter) of ``module`` on exit."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [[b.clone() for b in bn.buffers()] for bn in bns]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for bn, buffers in zip(bns, saved, strict=True):
+                for b, old in zip(bn.buffers(), buffers, strict=True):
+                    b.copy_(old)
+
+
+class CheckpointedSequential(nn.Sequential):
+    """An ``nn.Sequential`` (same children, same state-dict keys) run segment by segment under
+    activation checkpointing while training with gradients.
+
+    A segment ends at each spiking node, i.e. at each child that is not a :class:`TimeDistributed`
+    synapse or pooling (a ResNet block is one segment).  Backward needs the activations of every
+    step of a segment; instead of keeping them, only the segment's input ``[T, B, ...]`` is saved
+    and its forward runs again during backward (``torch.utils.checkpoint``, non-reentrant, RNG state
+    preserved so dropout masks repeat).  Gradients are those of the plain network; the
+    recomputation restores batch-norm running statistics, so they are updated once per step as
+    without checkpointing (both tested).
+
+    Checkpointing runs over layers with all T steps in a segment, not over chunks of time, because
+    batch norm takes its statistics over all ``T * B`` samples (:class:`TimeDistributed`); cutting T
+    into chunks would change them.
+    """
+
+    def segments(self) -> list[nn.Sequential]:
+        out, start = [], 0
+        children = list(self)
+        for i, module in enumerate(children):
+            if not isinstance(module, TimeDistributed) or i == len(children) - 1:
+                out.append(nn.Sequential(*children[start : i + 1]))
+                start = i + 1
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and torch.is_grad_enabled()):
+            return super().forward(x)
+        for segment in self.segments():
+            x = _checkpointed(segment, x)
+        return x
+
+
+def _checkpointed(segment: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    calls = 0
+
+    def run(inp: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return segment(inp)
+        with _bn_stats_frozen(segment):  # the recomputation during backward
+            return segment(inp)
+
+    return checkpoint(run, x, use_reentrant=False)
+
+
+def checkpoint_segments(body: nn.Sequential) -> CheckpointedSequential:
+    """``body`` with the same children (and state-dict keys), run under :class:`CheckpointedSequential`.
+
+    Memory for backward then holds one ``[T, B, ...]`` tensor per segment (its input spikes)
+    instead of every synaptic output, BN output and membrane; the price is a second forward pass.
+    """
+    return CheckpointedSequential(*body)

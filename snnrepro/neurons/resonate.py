@@ -82,6 +82,8 @@ that is 0 at ``Z = 0`` instead of NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -149,8 +151,66 @@ def _phase_only_amount_grad(z: torch.Tensor) -> torch.Tensor:
     return a.unsqueeze(0) * unit
 
 
+class _GaussWeights(torch.autograd.Function):
+    """The three real weights of Gauss's complex product for ``w exp(i omega d)`` in one fused node.
+
+    Forward: ``wc = w cos(omega d)``, ``ws = w sin(omega d)``; returns ``(wc, ws - wc, wc + ws)``.
+    Backward (chain rule written out, tested against autograd): with incoming ``g1, g2, g3``,
+    ``g_wc = g1 - g2 + g3``, ``g_ws = g2 + g3``, ``dL/dw = g_wc cos + g_ws sin`` and
+    ``dL/dd = omega w (g_ws cos - g_wc sin)``.  One node instead of eight saves the
+    intermediate weight-sized tensors autograd would keep.
+    """
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, d: torch.Tensor, omega: float):  # type: ignore[override]
+        ang = d * omega
+        c, s = torch.cos(ang), torch.sin(ang)
+        wc, ws = w * c, w * s
+        ctx.save_for_backward(w, c, s)
+        ctx.omega = omega
+        return wc, ws - wc, wc + ws
+
+    @staticmethod
+    def backward(ctx, g1: torch.Tensor, g2: torch.Tensor, g3: torch.Tensor):  # type: ignore[override]
+        w, c, s = ctx.saved_tensors
+        g_wc = g1 - g2 + g3
+        g_ws = g2 + g3
+        g_w = g_wc * c + g_ws * s if ctx.needs_input_grad[0] else None
+        g_d = ctx.omega * w * (g_ws * c - g_wc * s) if ctx.needs_input_grad[1] else None
+        return g_w, g_d, None
+
+
+def _complex_product(
+    z: torch.Tensor,
+    weight: torch.Tensor,
+    delay: torch.Tensor,
+    omega: float,
+    op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """Complex-linear map ``w exp(i omega d) (z0 + i z1)`` with three real products instead of four.
+
+    Gauss's trick with ``wc + i ws = w exp(i omega d)``: ``k1 = op(z0 + z1, wc)``,
+    ``k2 = op(z0, ws - wc)``, ``k3 = op(z1, wc + ws)``; ``Re = k1 - k3 = wc z0 - ws z1`` and
+    ``Im = k1 + k2 = ws z0 + wc z1``.  ``op`` is any real operator linear in both arguments
+    (``F.linear``, a convolution).  It saves a quarter of the matrix products of the block form
+    ``[[wc, -ws], [ws, wc]]``, forward and backward (measured in ``docs/performance.md``).
+    """
+    w1, w2, w3 = _GaussWeights.apply(weight, delay, omega)
+    k1 = op(z[0] + z[1], w1)
+    k2 = op(z[0], w2)
+    k3 = op(z[1], w3)
+    return torch.stack((k1 - k3, k1 + k2))
+
+
 class _ResonateLayer(nn.Module):
-    """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping."""
+    """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping.
+
+    Options (keywords of every RSN layer): ``period`` (default 2 pi), ``window`` (collecting window
+    in periods; default: the latest arrival), ``input_span`` (latest input time, default 1 T),
+    ``delays`` (learnable per-synapse delays), ``train_weights``, ``train_delays``, ``phase_grad``
+    (see the module docstring), ``weight_gain`` (init std gain / sqrt(fan_in)), ``weight_init``
+    (a constant instead), ``delay_init`` (``zero``, ``uniform`` or a number), ``psp``, ``late``.
+    """
 
     weight: nn.Parameter
     delay: nn.Parameter | None
@@ -160,20 +220,21 @@ class _ResonateLayer(nn.Module):
         weight_shape: tuple[int, ...],
         fan_in: int,
         *,
-        period: float,
-        window: float | None,
-        input_span: float,
-        delays: bool,
-        train_weights: bool,
-        train_delays: bool,
-        phase_grad: bool,
-        weight_gain: float,
-        weight_init: float | None,
-        delay_init: str | float,
+        period: float = TWO_PI,
+        window: float | None = None,
+        input_span: float | None = None,
+        delays: bool = False,
+        train_weights: bool = True,
+        train_delays: bool = True,
+        phase_grad: bool = True,
+        weight_gain: float = 1.0,
+        weight_init: float | None = None,
+        delay_init: str | float = "zero",
         psp: str = "linear",
         late: str = "refuse",
     ) -> None:
         super().__init__()
+        input_span = period if input_span is None else input_span
         if period <= 0:
             raise ValueError(f"resonate: period must be positive, got {period}")
         if psp not in PSP_KINDS:
@@ -279,40 +340,8 @@ class ResonateDense(_ResonateLayer):
     ``input_span`` is the latest input time (``0.5 T`` for the pixel encoder, ``T`` for RSN inputs).
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        period: float = TWO_PI,
-        window: float | None = None,
-        input_span: float | None = None,
-        delays: bool = False,
-        train_weights: bool = True,
-        train_delays: bool = True,
-        phase_grad: bool = True,
-        weight_gain: float = 1.0,
-        weight_init: float | None = None,
-        delay_init: str | float = "zero",
-        psp: str = "linear",
-        late: str = "refuse",
-    ) -> None:
-        super().__init__(
-            (out_features, in_features),
-            in_features,
-            period=period,
-            window=window,
-            input_span=period if input_span is None else input_span,
-            delays=delays,
-            train_weights=train_weights,
-            train_delays=train_delays,
-            phase_grad=phase_grad,
-            weight_gain=weight_gain,
-            weight_init=weight_init,
-            delay_init=delay_init,
-            psp=psp,
-            late=late,
-        )
+    def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
+        super().__init__((out_features, in_features), in_features, **options)
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -322,10 +351,7 @@ class ResonateDense(_ResonateLayer):
         elif self.delay is None:
             out = F.linear(z, self.weight)  # real weights act on both parts at once
         else:
-            wc, ws = self.complex_weight()
-            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)  # [[wc,-ws],[ws,wc]]
-            y = F.linear(torch.cat((z[0], z[1]), -1), big)
-            out = torch.stack(y.split(self.out_features, -1))
+            out = _complex_product(z, self.weight, self.delay, self.omega, F.linear)
         return self._finish(out)
 
 
@@ -343,35 +369,9 @@ class ResonateConv2d(_ResonateLayer):
         kernel: tuple[int, int],
         *,
         padding: int | tuple[int, int] = 0,
-        period: float = TWO_PI,
-        window: float | None = None,
-        input_span: float | None = None,
-        delays: bool = False,
-        train_weights: bool = True,
-        train_delays: bool = True,
-        phase_grad: bool = True,
-        weight_gain: float = 1.0,
-        weight_init: float | None = None,
-        delay_init: str | float = "zero",
-        psp: str = "linear",
-        late: str = "refuse",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            (out_channels, in_channels, *kernel),
-            in_channels * kernel[0] * kernel[1],
-            period=period,
-            window=window,
-            input_span=period if input_span is None else input_span,
-            delays=delays,
-            train_weights=train_weights,
-            train_delays=train_delays,
-            phase_grad=phase_grad,
-            weight_gain=weight_gain,
-            weight_init=weight_init,
-            delay_init=delay_init,
-            psp=psp,
-            late=late,
-        )
+        super().__init__((out_channels, in_channels, *kernel), in_channels * kernel[0] * kernel[1], **options)
         self.out_channels = out_channels
         self.padding = padding
 
@@ -390,10 +390,8 @@ class ResonateConv2d(_ResonateLayer):
             y = F.conv2d(z.reshape(two * b, *z.shape[2:]), self.weight, padding=self.padding)
             out = y.view(two, b, *y.shape[1:])
         else:
-            wc, ws = self.complex_weight()
-            big = torch.cat((torch.cat((wc, -ws), 1), torch.cat((ws, wc), 1)), 0)
-            y = F.conv2d(torch.cat((z[0], z[1]), 1), big, padding=self.padding)
-            out = torch.stack(y.split(self.out_channels, 1))
+            conv = lambda x, k: F.conv2d(x, k, padding=self.padding)  # noqa: E731
+            out = _complex_product(z, self.weight, self.delay, self.omega, conv)
         return self._finish(out)
 
 
