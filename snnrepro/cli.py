@@ -278,9 +278,10 @@ def table(
     format_: str = typer.Option("md", "--format", help="md | csv"),
     out: Path | None = typer.Option(None, help="write to this file instead of stdout"),
     results: Path | None = typer.Option(None, help="results folder"),
+    energy: bool = typer.Option(False, "--energy", help="energy table (firing rates, E_ANN/E_SNN) instead"),
 ) -> None:
-    """Paper's reported value vs this toolkit's mean ± std over seeds, Δ and status."""
-    from snnrepro.results.tables import comparison_frame, markdown_tables, select_specs
+    """Paper's reported value vs this toolkit's mean ± std over seeds, Δ and status (or, with --energy, Table 5)."""
+    from snnrepro.results.tables import comparison_frame, energy_frame, energy_markdown, markdown_tables, select_specs
 
     specs, _ = _all_specs()
     chosen = select_specs(specs, key)
@@ -288,9 +289,10 @@ def table(
         raise ValueError(f"no spec has paper, dataset or id {key!r}; `snnrepro list` shows them")
     records = iter_records(results_root(results))
     if format_ == "md":
-        text = markdown_tables(chosen, records, f"{key}: paper vs snnrepro")
+        title = f"{key}: energy (firing rate, E_ANN/E_SNN)" if energy else f"{key}: paper vs snnrepro"
+        text = (energy_markdown if energy else markdown_tables)(chosen, records, title)
     elif format_ == "csv":
-        text = comparison_frame(chosen, records).to_csv(index=False)
+        text = (energy_frame if energy else comparison_frame)(chosen, records).to_csv(index=False)
     else:
         raise ValueError(f"--format {format_}: expected md or csv")
     if out:

@@ -11,6 +11,7 @@ from torch import nn
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.arch import ArchError
 from snnrepro.models.relpsp import build
+from snnrepro.neurons import relpsp as relpsp_kernel
 from snnrepro.neurons.relpsp import (
     MinPool2d,
     RelPspConv2d,
@@ -35,6 +36,11 @@ def _simulate(t_in: torch.Tensor, w: torch.Tensor, theta: float, t_max: float, d
     return out
 
 
+def _keep_chunk(monkeypatch, chunk: int, rows: int, n_out: int) -> None:  # noqa: ANN001
+    """CPU scan steps of ``chunk`` inputs over all rows at once (one block of rows)."""
+    monkeypatch.setattr(relpsp_kernel, "TILE", chunk * rows * n_out)
+
+
 def _inputs(b: int, n: int, seed: int, silent: float = 0.3) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     t = torch.rand(b, n, generator=g, dtype=torch.float64)
@@ -42,7 +48,8 @@ def _inputs(b: int, n: int, seed: int, silent: float = 0.3) -> torch.Tensor:
     return t
 
 
-def test_dense_spike_times_match_time_stepped_simulation() -> None:
+def test_dense_spike_times_match_time_stepped_simulation(monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, 3, 6, 12)
     g = torch.Generator().manual_seed(0)
     t = _inputs(6, 20, 1)
     w = torch.randn(20, 12, generator=g, dtype=torch.float64) * 0.4 + 0.05  # negative weights included
@@ -71,7 +78,8 @@ def test_conv_spike_times_match_simulation_per_position() -> None:
         assert float((out[:, :, y, x].detach() - sim).abs().max()) <= dt + 1e-9
 
 
-def test_gradients_match_finite_differences() -> None:
+def test_gradients_match_finite_differences(monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, 4, 3, 6)
     g = torch.Generator().manual_seed(4)
     t = _inputs(3, 10, 5).requires_grad_()
     w = (torch.randn(10, 6, generator=g, dtype=torch.float64) * 0.5 + 0.15).requires_grad_()
@@ -101,7 +109,8 @@ def test_gradients_match_finite_differences() -> None:
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 64])
-def test_fast_path_equals_reference(chunk: int) -> None:
+def test_fast_path_equals_reference(chunk: int, monkeypatch) -> None:  # noqa: ANN001
+    _keep_chunk(monkeypatch, chunk, 16, 25)
     g = torch.Generator().manual_seed(6)
     t = _inputs(16, 60, 7, silent=0.5)
     t[:, :10] = torch.round(t[:, :10] * 4) / 4  # ties, as in quantised pixels
@@ -118,6 +127,115 @@ def test_fast_path_equals_reference(chunk: int) -> None:
         assert bool(torch.isfinite(a).all())
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
+
+
+def _assert_fast_equals_reference(t: torch.Tensor, w: torch.Tensor, chunk: int, tol: float = 1e-12) -> torch.Tensor:
+    """Same times, same firing neurons, same gradients (both arguments) for a random upstream gradient."""
+    g = torch.Generator().manual_seed(11)
+    t, w = t.clone().requires_grad_(), w.clone().requires_grad_()
+    upstream = torch.randn(t.shape[0], w.shape[1], generator=g, dtype=w.dtype)
+    fast = first_spike_times(t, w, 1.0, T_MAX, chunk=chunk)
+    ref = first_spike_times_reference(t, w, 1.0, T_MAX)
+    assert bool(((fast < T_MAX) == (ref < T_MAX)).all())
+    torch.testing.assert_close(fast, ref, rtol=tol, atol=tol)
+    gf = torch.autograd.grad((fast * upstream).sum(), (t, w))
+    gr = torch.autograd.grad((ref * upstream).sum(), (t, w))
+    for a, b in zip(gf, gr, strict=True):
+        assert bool(torch.isfinite(a).all())
+        torch.testing.assert_close(a, b, rtol=100 * tol, atol=tol)
+    return fast.detach()
+
+
+@pytest.mark.parametrize("chunk,tile", [(1, None), (3, None), (32, None), (1000, None), (3, 100), (5, 1)])
+def test_fast_path_equals_reference_on_uneven_rows(chunk: int, tile: int | None, monkeypatch) -> None:  # noqa: ANN001
+    """Rows are scanned by spike count: silent samples, full samples, one-input samples keep their place.
+
+    ``tile`` shrinks the CPU scan step so that the rows are split into several blocks (one row per block at 1).
+    """
+    if tile is not None:
+        monkeypatch.setattr(relpsp_kernel, "TILE", tile)
+    g = torch.Generator().manual_seed(8)
+    t = _inputs(9, 40, 9, silent=0.6)
+    t[2] = float("inf")  # a sample with no input spike: every neuron silent
+    t[4] = torch.rand(40, generator=g, dtype=torch.float64)  # every input spikes
+    t[6] = float("inf")
+    t[6, 5] = 0.3  # a single input spike
+    t[7] = 2 * T_MAX  # spikes after the window = no spike
+    w = torch.randn(40, 30, generator=g, dtype=torch.float64) * 0.3 + 0.1
+    w[:, 3] = -0.05  # a neuron that never fires
+    w[5, 7] = 5.0  # fires on the single input of sample 6
+    out = _assert_fast_equals_reference(t, w, chunk)
+    assert bool((out[2] == T_MAX).all()) and bool((out[7] == T_MAX).all()) and bool((out[:, 3] == T_MAX).all())
+    assert float(out[6, 7]) == pytest.approx(0.3 + 1.0 / 5.0)
+    assert bool((out[4] < T_MAX).any())
+
+
+def test_fast_path_equals_reference_in_float32_and_per_argument() -> None:
+    g = torch.Generator().manual_seed(12)
+    t = _inputs(32, 100, 13, silent=0.7).float()
+    w = (torch.randn(100, 50, generator=g) * 0.2 + 0.03).float()
+    _assert_fast_equals_reference(t, w, chunk=16, tol=1e-5)
+    # a gradient for one argument only (the first layer's input times need none)
+    for need_t in (True, False):
+        tt, ww = t.clone().requires_grad_(need_t), w.clone().requires_grad_(not need_t)
+        fast = first_spike_times(tt, ww, 1.0, T_MAX, chunk=7)
+        ref = first_spike_times_reference(tt, ww, 1.0, T_MAX)
+        arg = tt if need_t else ww
+        gf, gr = torch.autograd.grad(fast.sum(), arg)[0], torch.autograd.grad(ref.sum(), arg)[0]
+        torch.testing.assert_close(gf, gr, rtol=1e-3, atol=1e-5)  # float32: 1/sum(w) amplifies rounding
+
+
+def test_conv_fast_path_equals_reference_with_gradients() -> None:
+    """im2col rows of a sparse image: most rows have few or no spiking inputs."""
+    torch.manual_seed(3)
+    fast = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5).double()
+    ref = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5, reference=True).double()
+    ref.load_state_dict(fast.state_dict())
+    t = _inputs(3, 2 * 9 * 9, 4, silent=0.8).view(3, 2, 9, 9)
+    t1, t2 = t.clone().requires_grad_(), t.clone().requires_grad_()
+    o1, o2 = fast(t1), ref(t2)
+    torch.testing.assert_close(o1, o2, rtol=1e-12, atol=1e-12)
+    assert bool((o1 < T_MAX).any()) and bool((o1 == T_MAX).any())
+    up = torch.randn_like(o1)
+    (o1 * up).sum().backward()
+    (o2 * up).sum().backward()
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(t1.grad, t2.grad, rtol=1e-10, atol=1e-12)
+
+
+
+def test_scan_steps_cover_each_row_up_to_its_count(monkeypatch) -> None:  # noqa: ANN001
+    """Rows sorted by spike count: a step visits only rows with inputs left; rows split in blocks of TILE."""
+    counts = torch.tensor([5, 3, 3, 0])
+    monkeypatch.setattr(relpsp_kernel, "TILE", 8)  # one block of 4 rows with 2-input steps
+    assert relpsp_kernel._steps(counts, 5, 2, 1) == [[(0, 2, 0, 3), (2, 4, 0, 3), (4, 5, 0, 1)]]
+    monkeypatch.setattr(relpsp_kernel, "TILE", 2)  # one row per block
+    assert relpsp_kernel._steps(counts, 5, 2, 1) == [
+        [(0, 2, 0, 1), (2, 4, 0, 1), (4, 5, 0, 1)],
+        [(0, 2, 1, 2), (2, 4, 1, 2)],
+        [(0, 2, 2, 3), (2, 4, 2, 3)],
+    ]
+
+
+def test_first_crossing_needs_a_rising_segment() -> None:
+    """The scan picks the first segment whose end reaches theta and re-checks W_k > 0 only where that fails.
+
+    Rounding can put V(t_{k+1}) at theta on a falling segment (W_k <= 0); the selection must then be the
+    first segment with both conditions, as in the reference.  Synthetic flags: neuron 0 reaches on a
+    falling segment (1), then a rising one (2), neuron 1 on a rising one (3), neuron 2 fired in an earlier
+    step, neuron 3 never.
+    """
+    # [r=1, k=4 segments, out=4 neurons]; row k of each matrix is segment k
+    reach = torch.tensor([[[0, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]], dtype=torch.bool)
+    cw = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]])
+    rev = torch.arange(4, 0, -1, dtype=torch.uint8).view(1, 4, 1)
+    alive = torch.tensor([[1, 1, 0, 1]], dtype=torch.uint8)
+    hit, first, wc = relpsp_kernel._first_crossing(reach, cw, rev, alive)
+    assert hit is not None and hit.tolist() == [[True, True, False, False]]
+    assert first[0, 0, :2].tolist() == [2, 3]
+    assert wc[0, :2].tolist() == [1.0, 1.0]
+    none, _, _ = relpsp_kernel._first_crossing(reach & False, cw, rev, alive)
+    assert none is None
 
 def test_silent_neurons_get_t_max_and_no_gradient() -> None:
     layer = RelPspDense(4, 2, theta=1.0, t_max=3.0)

@@ -257,6 +257,7 @@ def fit(
     try:
         for epoch in range(start_epoch, tr.epochs):
             loader = _train_loader(train_ds, local_batch, seed, epoch, dist, tr.num_workers, pin)
+            _epoch_hook(b.model, epoch, tr.epochs)
             b.model.train()
             loss_sum, correct, seen = 0.0, 0, 0
             t_epoch = time.perf_counter()
@@ -355,6 +356,17 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
 
     previous = signal.signal(signal.SIGTERM, handler)
     return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _epoch_hook(model: nn.Module, epoch: int, epochs: int) -> None:
+    """Call ``set_epoch(epoch, epochs)`` (0-based epoch) on every submodule that has one, before its training.
+
+    Models whose behaviour changes with the epoch use it, e.g. the ``lif`` family's ANN warm-up.
+    """
+    for m in model.modules():
+        hook = getattr(m, "set_epoch", None)
+        if callable(hook):
+            hook(epoch, epochs)
 
 
 def _train_loader(

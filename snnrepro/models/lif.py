@@ -27,6 +27,11 @@ shortcut identity or Conv1x1-BN when the shape changes (the residual is added to
 input, as in Zheng et al. 2021's spiking ResNet); global average pooling of the spikes ->
 ``10Voting`` output.
 
+``ann_warmup_epochs`` (default 0): TSSL-BP's ANN warm-up as the authors' ``--warm-up N`` (their
+CIFAR script: 80): for the first N epochs every LIF node is bypassed (a Conv-BN-ReLU ANN, static
+inputs for one step); see :class:`snnrepro.models.multistep.MultiStepNet`.  Needs the training loop's
+per-epoch ``set_epoch`` hook.
+
 Input: ``[T, B, C, H, W]`` from the ``direct`` or ``events`` encoders; ``input_shape`` is the loader
 sample's: ``(C, H, W)``, ``(T, C, H, W)`` for frames, ``(H, W)`` read as one channel.
 ``input_size`` resizes frames (the authors resize 128x128 DVS frames to 64x64, nearest).
@@ -105,7 +110,7 @@ class SpikingBasicBlock(nn.Module):
 
 def build_spiking_resnet(
     blocks: tuple[int, ...], in_shape: tuple[int, int, int], num_classes: int, node: NodeFactory, relu: bool,
-    voters: int = 10, resize: int | None = None,
+    voters: int = 10, resize: int | None = None, ann_warmup_epochs: int = 0,
 ) -> MultiStepNet:
     body = nn.Sequential()
     c = in_shape[0]
@@ -122,7 +127,7 @@ def build_spiking_resnet(
     body.append(TimeDistributed(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())))
     body.append(TimeDistributed(nn.Linear(512, num_classes * voters)))
     body.append(node((num_classes * voters,)))
-    return MultiStepNet(body, VotingReadout(num_classes, voters))
+    return MultiStepNet(body, VotingReadout(num_classes, voters), ann_warmup_epochs)
 
 
 def step_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -153,6 +158,7 @@ def build(
     dense_as_flatten: bool = True,
     voters: int = 10,
     backend: str = "fused",
+    ann_warmup_epochs: int = 0,
     checkpoint: bool = False,
     T: int | None = None,
 ) -> nn.Module:
@@ -172,12 +178,15 @@ def build(
     if key in RESNETS:
         if len(shape) != 3:
             raise ArchError(f"lif: {arch} needs image inputs, got sample shape {tuple(input_shape)}")
-        net = build_spiking_resnet(RESNETS[key], shape, num_classes, node, relu, voters, input_size)
+        net = build_spiking_resnet(
+            RESNETS[key], shape, num_classes, node, relu, voters, input_size, ann_warmup_epochs
+        )
     else:
         spatial, layers = split_input(parse_arch(arch), shape)
         net = build_multistep(
-            layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten, resize=input_size
-        )
+            layers, spatial, num_classes, node, bn=bn, relu=relu, dense_as_flatten=dense_as_flatten,
+            resize=input_size, ann_warmup_epochs=ann_warmup_epochs,
+        )  # fmt: skip
     if checkpoint:
         net.body = checkpoint_segments(net.body)
     return net

@@ -121,17 +121,51 @@ class Resize(nn.Module):
 
 
 class MultiStepNet(nn.Module):
-    """``[T, B, ...]`` -> ``body`` (spikes) -> ``readout`` -> scores ``[B, classes]``."""
+    """``[T, B, ...]`` -> ``body`` (spikes) -> ``readout`` -> scores ``[B, classes]``.
 
-    def __init__(self, body: nn.Sequential, readout: nn.Module) -> None:
+    ANN warm-up (TSSL-BP's, as ``--warm-up N`` in the BPSA/BPTA authors' code): with
+    ``ann_warmup_epochs = N`` the training loop's per-epoch hook :meth:`set_epoch` puts the network in
+    *ANN mode* for epochs ``0 .. N-1``: while training, every spiking node with a ``bypass`` attribute
+    (:class:`snnrepro.neurons.lif.LIF`) passes its input currents through unchanged, so the body is a
+    plain Conv-BN-ReLU / Linear-ReLU network and the readout averages the output layer's currents; a
+    static input (the ``direct`` encoder's stride-0 view) is then run for a single step, as the authors
+    do.  From epoch ``N`` on the nodes spike again.  Evaluation (``eval()``) always runs the SNN: the
+    authors also tested the ANN during the warm-up, we do not, so that every test accuracy in a run
+    record (and the best one) is the spiking network's.  A run shorter than the warm-up
+    (``epochs <= N``, e.g. a quick or smoke budget) keeps its last epoch spiking (effective warm-up
+    ``min(N, epochs - 1)``).  A freshly built network is in SNN mode.
+    """
+
+    def __init__(self, body: nn.Sequential, readout: nn.Module, ann_warmup_epochs: int = 0) -> None:
         super().__init__()
+        if int(ann_warmup_epochs) != ann_warmup_epochs or ann_warmup_epochs < 0:
+            raise ArchError(f"ann_warmup_epochs must be a non-negative integer, got {ann_warmup_epochs!r}")
         self.body = body
         self.readout = readout
+        self.ann_warmup_epochs = int(ann_warmup_epochs)
+        self.ann_mode = False
+
+    def set_ann_mode(self, flag: bool) -> None:
+        """Bypass (``True``) or re-enable (``False``) every spiking node of the body."""
+        self.ann_mode = bool(flag)
+        for m in self.body.modules():
+            if hasattr(m, "bypass"):
+                m.bypass = self.ann_mode
+
+    def set_epoch(self, epoch: int, epochs: int | None = None) -> None:
+        """Per-epoch hook of the training loop (0-based ``epoch`` of ``epochs``): ANN mode during the warm-up."""
+        warmup = self.ann_warmup_epochs if epochs is None else min(self.ann_warmup_epochs, max(int(epochs) - 1, 0))
+        self.set_ann_mode(epoch < warmup)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 3:
             raise ValueError(f"multi-step network expects [T, B, ...] input, got shape {tuple(x.shape)}")
+        if self.ann_mode and self.training and x.shape[0] > 1 and x.stride(0) == 0:
+            x = x[:1]  # static input, nodes bypassed: every step would be identical
         return self.readout(self.body(x))
+
+    def extra_repr(self) -> str:
+        return f"ann_warmup_epochs={self.ann_warmup_epochs}" if self.ann_warmup_epochs else ""
 
 
 def build_multistep(
@@ -148,6 +182,7 @@ def build_multistep(
     dense_as_flatten: bool = True,
     readout: str = "rate",
     resize: int | None = None,
+    ann_warmup_epochs: int = 0,
 ) -> MultiStepNet:
     """A :class:`MultiStepNet` for parsed ``layers`` on per-step samples of ``in_shape`` (C, H, W) or (N,).
 
@@ -155,6 +190,7 @@ def build_multistep(
     feature count is read as the flatten itself (the BPSA/BPTA papers' ``512FC`` after ``512C3-AP4``),
     not as an extra layer.  ``readout`` applies to a plain dense output layer (``rate``/``count``);
     ``nVoting`` always uses :class:`VotingReadout`.  ``resize`` resizes input frames first.
+    ``ann_warmup_epochs``: see :class:`MultiStepNet`.
     """
     if padding not in ("same", "valid"):
         raise ArchError(f"padding must be 'same' or 'valid', got {padding!r}")
@@ -222,7 +258,7 @@ def build_multistep(
             cur = (width,)
             body.append(node(cur))
     assert last_out is not None
-    return MultiStepNet(body, last_out)
+    return MultiStepNet(body, last_out, ann_warmup_epochs)
 
 
 @contextmanager

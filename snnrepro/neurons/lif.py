@@ -319,6 +319,11 @@ class LIF(nn.Module):
 
     Keyword arguments are those of :func:`lif_multistep` (``backend`` and the :class:`LIFConfig` fields).
     Analyses read firing rates with forward hooks on these modules (``snnrepro.metrics.energy``).
+
+    ``bypass = True`` makes the layer the identity *in training mode* (its input currents pass
+    unchanged): the TSSL-BP "ANN warm-up" of the BPSA/BPTA authors' code (``HTGLIFNode.warm_up``), set
+    by :meth:`snnrepro.models.multistep.MultiStepNet.set_ann_mode`.  In eval mode the layer always
+    spikes, so every test accuracy is the spiking network's.
     """
 
     def __init__(self, backend: str = "fused", **kwargs: Any) -> None:
@@ -327,8 +332,11 @@ class LIF(nn.Module):
             raise ValueError(f"LIF: backend must be one of {BACKENDS}, got {backend!r}")
         self.cfg = LIFConfig(**kwargs)
         self.backend = backend
+        self.bypass = False
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if self.bypass and self.training:
+            return x_seq
         spikes = lif_multistep(x_seq, config=self.cfg, backend=self.backend)
         return spikes  # type: ignore[return-value]
 
@@ -338,4 +346,5 @@ class LIF(nn.Module):
             f"decay={c.decay:g}, threshold={c.threshold:g}, reset={c.reset}, v_reset={c.v_reset:g}, "
             f"detach_reset={c.detach_reset}, refractory={c.refractory}, surrogate={c.surrogate!r}, "
             f"adjust={c.adjust}" + (f", alpha={c.alpha:g}" if c.residual else "") + f", backend={self.backend}"
+            + (", bypass=True" if self.bypass else "")
         )
