@@ -271,6 +271,9 @@ def _profile_overrides(raw: dict[str, Any], profile: str, where: str) -> dict[st
         raise SpecError(
             where, f"profiles.{profile}.{bad[0]}", f"a profile may only change {' and '.join(PROFILE_KEYS)}"
         )
+    for key, value in over.items():
+        if not isinstance(value, dict):
+            raise SpecError(where, f"profiles.{profile}.{key}", f"expected a mapping, got {type(value).__name__}")
     # a dataset switch in a profile replaces the dataset's params instead of merging into them
     if (
         "dataset" in over

@@ -67,12 +67,15 @@ def test_profile_dataset_switch_replaces_params() -> None:
         ({"optimizer": {"lr": "1e-3x"}}, r"optimizer\.lr: expected a number"),
         ({"schedule": {"name": "cosine", "t_0": 3}}, r"schedule\.t_0: unknown key"),
         ({"analyses": [{"nam": "x"}]}, r"analyses\[0\]\.nam: unknown key"),
+        ({"profiles": [1]}, r"profiles: expected a mapping of profile name"),
+        ({"profiles": {"quick": 3}}, r"profiles\.quick: expected a mapping"),
+        ({"profiles": {"quick": {"dataset": True}}}, r"profiles\.quick\.dataset: expected a mapping, got bool"),
     ],
 )
 def test_errors_name_file_key_and_expectation(mutation: dict, message: str) -> None:
     raw = {**BASE, **mutation}
     with pytest.raises(SpecError, match=message):
-        res(raw)
+        res(raw, profile="quick" if "profiles" in mutation else "full")
 
 
 def test_yaml_scientific_notation_strings_are_numbers() -> None:
