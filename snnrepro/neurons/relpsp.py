@@ -53,8 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULT_CHUNK = 16
-TILE = 1 << 17  # CPU: elements of one scan step [rows, chunk, out] (cache-sized; see _steps)
+DEFAULT_CHUNK = 32
+TILE = 1 << 19  # CPU: elements of one scan step [rows, chunk, out] (L2-sized for 2 threads; see _steps)
 MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
 
 
