@@ -7,6 +7,9 @@ peak, with the current input, i.e. delay 0) and the squared difference of the tr
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -42,9 +45,10 @@ class PatternMemoryReadout(nn.Module):
     """Scores ``[B, K] = -E_dist(O, S_k)`` for the ``K`` stored clean patterns (section 5.1).
 
     The patterns come from :func:`snnrepro.data.assoc_patterns.make_patterns` with the same pattern
-    parameters (``rate``, ``pattern_seed``, ``kind``, ...) as the dataset (both default to the module
-    defaults; keep them equal -- the ``assoc_memory`` analysis checks it), delayed by ``target_delay``
-    steps (the authors' code delays the target by 4 steps, the latency of the 4-layer network).
+    parameters (``**pattern``: ``rate``, ``pattern_seed``, ``kind``, ... -- its keywords) as the dataset
+    (both default to the module defaults; keep them equal -- the ``assoc_memory`` analysis checks it),
+    delayed by ``target_delay`` steps (the authors' code delays the target by 4 steps, the latency of
+    the 4-layer network).
     argmax of the scores = the stored pattern nearest to the output.
     """
 
@@ -53,26 +57,22 @@ class PatternMemoryReadout(nn.Module):
         num_patterns: int,
         n_trains: int,
         steps: int,
-        rate: float = 0.02,
-        pattern_seed: int = 0,
-        kind: str = "bernoulli",
-        coverage: float = 0.3,
-        blob_grid: int = 6,
-        period_t: int = 5,
-        period_n: int = 3,
         target_delay: int = 4,
         tau_m: float = 8.0,
         tau_s: float = 2.0,
         normalize: bool = True,
+        **pattern: Any,
     ) -> None:
         super().__init__()
         from snnrepro.data.assoc_patterns import make_patterns
 
         if not 0 <= target_delay < steps:
             raise ValueError(f"target_delay must be in [0, {steps}), got {target_delay}")
-        pats = make_patterns(
-            num_patterns, n_trains, steps, rate, pattern_seed, kind, coverage, blob_grid, period_t, period_n
-        )  # [K, T, N]
+        known = set(inspect.signature(make_patterns).parameters) - {"num_patterns", "n_trains", "steps"}
+        unknown = sorted(set(pattern) - known)
+        if unknown:
+            raise ValueError(f"pattern_distance memory: unknown parameter {unknown[0]!r}; expected {sorted(known)}")
+        pats = make_patterns(num_patterns, n_trains, steps, **pattern)  # [K, T, N]
         delayed = torch.zeros_like(pats)
         delayed[:, target_delay:] = pats[:, : steps - target_delay]
         self.target_delay = target_delay
