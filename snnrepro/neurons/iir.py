@@ -159,6 +159,12 @@ def _lag_corr(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
     return (a[k:] * b[: a.shape[0] - k]).sum((0, 1))
 
 
+def _checked_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"iir: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
 class _SynapseFilterFn(torch.autograd.Function):
     """Eq. 5d in one Function: forward recursion, backward by the adjoint (time-reversed) recursion.
 
@@ -265,9 +271,7 @@ class SynapseFilter(nn.Module):
         backend: str = "fused",
     ) -> None:
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"iir: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        self.backend = backend
+        self.backend = _checked_backend(backend)
         if kernel_param not in KERNEL_PARAMS:
             raise ValueError(f"iir: kernel_param must be one of {', '.join(KERNEL_PARAMS)}, got {kernel_param!r}")
         if not beta:
@@ -407,9 +411,7 @@ class IIRNeuron(nn.Module):
         backend: str = "fused",
     ) -> None:
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"iir: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        self.backend = backend
+        self.backend = _checked_backend(backend)
         if v_th <= 0:
             raise ValueError(f"iir: threshold v_th must be positive, got {v_th}")
         self.lam, self.theta, self.v_th = float(lam), float(theta), float(v_th)

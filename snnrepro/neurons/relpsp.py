@@ -47,7 +47,7 @@ same kernel per output position; padding is "no spike"), :class:`MinPool2d` (ear
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -345,11 +345,26 @@ def _init_weight(weight: torch.Tensor, fan_in: int, init: str, gain: float, mean
 
 
 class _RelPspLayer(nn.Module):
-    """What dense and conv ReL-PSP layers share: parameters, weight ``[fan_in, out]``, and the kernel choice."""
+    """What dense and conv ReL-PSP layers share: parameters, weight ``[fan_in, out]``, and the kernel choice.
+
+    Options (keywords of every ReL-PSP layer): ``theta`` threshold, ``t_max`` end of the simulation
+    window (silent neurons output ``t_max``), ``init``/``gain``/``mean`` the weight initialisation
+    (:func:`_init_weight`), ``chunk`` inputs per scan step, ``reference=True`` uses
+    :func:`first_spike_times_reference` (slow; for tests and checks).
+    """
 
     def __init__(
-        self, fan_in: int, n_out: int, theta: float, t_max: float, init: str, gain: float, mean: float,
-        chunk: int, reference: bool,
+        self,
+        fan_in: int,
+        n_out: int,
+        *,
+        theta: float = 1.0,
+        t_max: float = 4.0,
+        init: str = "normal",
+        gain: float = 1.0,
+        mean: float = 0.0,
+        chunk: int = DEFAULT_CHUNK,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         if theta <= 0 or t_max <= 0:
@@ -368,24 +383,12 @@ class _RelPspLayer(nn.Module):
 class RelPspDense(_RelPspLayer):
     """Fully connected ReL-PSP layer: ``[B, in]`` input spike times -> ``[B, out]`` first-spike times (Eq. 12).
 
-    ``weight`` is stored ``[in, out]`` (the row of input ``i`` is gathered when ``i`` spikes).
-    ``theta`` threshold, ``t_max`` end of the simulation window (silent neurons output ``t_max``),
-    ``reference=True`` uses :func:`first_spike_times_reference` (slow; for tests and checks).
+    ``weight`` is stored ``[in, out]`` (the row of input ``i`` is gathered when ``i`` spikes); options
+    as :class:`_RelPspLayer`.
     """
 
-    def __init__(
-        self,
-        n_in: int,
-        n_out: int,
-        theta: float = 1.0,
-        t_max: float = 4.0,
-        init: str = "normal",
-        gain: float = 1.0,
-        mean: float = 0.0,
-        chunk: int = DEFAULT_CHUNK,
-        reference: bool = False,
-    ) -> None:
-        super().__init__(n_in, n_out, theta, t_max, init, gain, mean, chunk, reference)
+    def __init__(self, n_in: int, n_out: int, **options: Any) -> None:
+        super().__init__(n_in, n_out, **options)
         self.n_in, self.n_out = n_in, n_out
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
@@ -409,15 +412,9 @@ class RelPspConv2d(_RelPspLayer):
         c_out: int,
         kernel: tuple[int, int],
         padding: tuple[int, int] = (0, 0),
-        theta: float = 1.0,
-        t_max: float = 4.0,
-        init: str = "normal",
-        gain: float = 1.0,
-        mean: float = 0.0,
-        chunk: int = DEFAULT_CHUNK,
-        reference: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(c_in * kernel[0] * kernel[1], c_out, theta, t_max, init, gain, mean, chunk, reference)
+        super().__init__(c_in * kernel[0] * kernel[1], c_out, **options)
         self.c_in, self.c_out, self.kernel, self.padding = c_in, c_out, tuple(kernel), tuple(padding)
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
