@@ -44,6 +44,29 @@ def time_step(fn: Callable[[], object], device: torch.device, warmup: int = 2, r
     return times[len(times) // 2]
 
 
+def interleaved_ms(
+    fns: dict[str, Callable[[], object]], device: torch.device, warmup: int = 1, repeats: int = 10, rewarm: int = 0
+) -> dict[str, float]:
+    """Median ms per call of each function, timed round-robin so that load changes hit all alike.
+
+    A variant and its reference timed this way give a ratio that a slow phase of a shared machine
+    (other tenants, clock changes) moves far less than two medians taken one after the other.  In each
+    round every function first runs ``rewarm`` untimed calls, so that each timed call finds its own
+    weights and buffers in the caches, as in a training loop, not the other function's (a small ANN
+    step timed right after a large SNN step measured 10-30 % slower than in a loop of its own).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            for _ in range(rewarm):
+                fn()
+            times[k].append(timed_ms(fn, device))
+    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+
+
 def adam_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     """One training step as benchmarks time it: zero grads, forward, cross-entropy, backward, Adam update."""
     import torch.nn.functional as F

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.bench import BenchRow, timed_ms
+from snnrepro.bench import BenchRow, interleaved_ms
 from snnrepro.models.multistep import TimeDistributed, checkpoint_segments
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import BENCHES
@@ -200,20 +200,6 @@ def allocator_setting() -> str:
     keys = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
     set_ = [f"{k}={os.environ[k]}" for k in keys if k in os.environ]
     return "glibc " + (" ".join(set_) if set_ else "default allocator settings")
-
-
-def interleaved_ms(
-    fns: dict[str, Callable[[], None]], device: torch.device, warmup: int, repeats: int
-) -> dict[str, float]:
-    """Median ms per call of each function, timed round-robin so that load changes hit all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            times[k].append(timed_ms(fn, device))
-    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
 def _peak_mb(model: nn.Module, fn: Callable[[], None], device: torch.device, x: torch.Tensor) -> float:

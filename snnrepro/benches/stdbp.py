@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnrepro.bench import BenchRow, adam_step_fn, time_step
+from snnrepro.bench import BenchRow, adam_step_fn, interleaved_ms
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build as build_relpsp
 from snnrepro.models.relu import build as build_relu
@@ -41,23 +41,25 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     x = x.to(device)
     y = torch.randint(0, 10, (BATCH,), device=device)
     nonzero = float((x > 0).float().mean())
-    repeats = 3 if quick else 10
+    repeats = 3 if quick else 15
     rows: list[BenchRow] = []
     for arch, ann_name in CASES:
         ann = build_relu(arch, (1, 28, 28), 10, padding="valid").to(device)
-        ann_ms = time_step(adam_step_fn(ann, x, y), device, warmup=1, repeats=repeats)
-        rows.append(BenchRow("stdbp", f"{ann_name} ANN", ann_ms, note=f"batch {BATCH}, Adam"))
         snn = nn.Sequential(Latency(), build_relpsp(arch, (1, 28, 28), 10, t_max=8.0, mean=5.0)).to(device)
-        ms = time_step(adam_step_fn(snn, x, y), device, warmup=1, repeats=repeats)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        steps = {"ann": adam_step_fn(ann, x, y), "snn": adam_step_fn(snn, x, y)}
+        ms = interleaved_ms(steps, device, 1, repeats, rewarm=3)
+        rows.append(BenchRow("stdbp", f"{ann_name} ANN", ms["ann"], note=f"batch {BATCH}, Adam"))
         rows.append(
             BenchRow(
                 "stdbp",
                 f"STDBP {arch}",
-                ms,
+                ms["snn"],
                 reference=f"{ann_name} ANN",
-                ratio=ms / ann_ms,
+                ratio=ms["snn"] / ms["ann"],
                 peak_mem_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-                note=f"batch {BATCH}, {source}, {100 * nonzero:.0f} % pixels spike, init weights",
+                note=f"batch {BATCH}, {source}, {100 * nonzero:.0f} % pixels spike, init weights; timed alternately",
             )
         )
     return rows

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Pool, Voting, parse_arch, split_input
-from snnrepro.neurons.relpsp import DEFAULT_CHUNK, MinPool2d, RelPspConv2d, RelPspDense
+from snnrepro.neurons.relpsp import MinPool2d, RelPspConv2d, RelPspDense
 from snnrepro.registry import MODELS
 
 
@@ -72,15 +72,15 @@ def build(
     gain: float = 1.0,
     mean: float = 0.0,
     padding: str = "valid",
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = None,
     reference: bool = False,
 ) -> nn.Module:
     """Build a ReL-PSP network for ``arch`` (e.g. ``784-400-10``, ``28x28-6C5-P2-16C5-P2-1024-128-10``).
 
     Params: ``theta`` threshold; ``t_max`` simulation window (silent neurons output ``t_max``);
     ``init``/``gain``/``mean`` weight init N(mean/fan_in, gain^2/fan_in); ``padding`` valid | same
-    (padding = no spike); ``chunk`` inputs per scan step of the fast kernel; ``reference`` the slow
-    reference kernel (tests).
+    (padding = no spike); ``chunk`` inputs per scan step of the fast kernel (``None``: chosen per layer);
+    ``reference`` the slow reference kernel (tests).
     """
     if padding not in ("same", "valid"):
         raise ArchError(f"relpsp: padding must be 'same' or 'valid', got {padding!r}")

@@ -53,9 +53,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnrepro.neurons.stable_sort import stable_sort
+
 DEFAULT_CHUNK = 32
-TILE = 1 << 19  # CPU: elements of one scan step [rows, chunk, out] (L2-sized for 2 threads; see _steps)
+TILE = 1 << 21  # CPU: elements of one scan step [rows, chunk, out] (L2-sized for 2 threads; see _steps)
 MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
+NARROW = 32  # layers with fewer outputs lay a step out [rows, out, k] (see _Scan)
+DENSE_COST = 40  # backward: one (row, input) of a matrix product costs ~1/40 of a scanned one (see _grads)
+BACKWARD_MODE: str | None = None  # 'causal', 'complement' or None (the cheaper per call; tests pin each)
 
 
 def _check(t_in: torch.Tensor, weight: torch.Tensor, where: str) -> None:
@@ -81,10 +86,10 @@ def _sort_inputs(t_in: torch.Tensor, t_max: float, dtype: torch.dtype) -> _Sorte
     """Sort each sample's input times (no spike = ``t_max``) and the samples by how many inputs spike."""
     bsz, n_in = t_in.shape
     clamped = t_in.clamp(max=t_max)
-    n_spk, rows = torch.sort((clamped < t_max).sum(1), descending=True, stable=True)
+    n_spk, rows = stable_sort((clamped < t_max).sum(1), descending=True)
     n = int(n_spk[0]) if bsz else 0
     live = int((n_spk > 0).sum())
-    ts, order = torch.sort(clamped.index_select(0, rows[:live]), dim=1, stable=True)
+    ts, order = stable_sort(clamped.index_select(0, rows[:live]))
     ts, order = ts[:, :n], order[:, :n]
     times = torch.cat((ts.to(dtype), torch.full((live, 1), t_max, dtype=dtype, device=t_in.device)), 1)
     rows_idx = torch.where(ts < t_max, order, torch.full_like(order, n_in))
@@ -117,134 +122,235 @@ def _steps(counts: torch.Tensor, n: int, chunk: int, n_out: int) -> list[list[tu
     return blocks
 
 
-def _running_sums(x: torch.Tensor, tri: torch.Tensor | None) -> torch.Tensor:
-    """Cumulative sum of ``[..., k, out]`` over ``k``.
-
-    On the CPU ``cumsum`` along a middle dimension is a strided scalar loop (several ns per element
-    for ``out`` in the hundreds); the product with the ``[k, k]`` lower-triangular ones matrix
-    ``tri`` is a batched BLAS call and several times faster there.  ``tri`` is ``None`` for narrow
-    layers (``out`` < 32) and on GPUs, which keep ``cumsum``.
-    """
-    if tri is None:
-        return x.cumsum_(-2)
-    return torch.matmul(tri, x)
-
-
-_StepConstants = dict[int, tuple[torch.Tensor | None, torch.Tensor]]
-
-
-def _step_constants(
-    k: int, n_out: int, dtype: torch.dtype, device: torch.device, cache: _StepConstants
-) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Per step length ``k``: the triangular matrix of :func:`_running_sums` (or ``None``) and ``k, k-1, .., 1``."""
-    if k not in cache:
-        use_mm = device.type == "cpu" and n_out >= 32 and k > 1
-        tri = torch.ones(k, k, dtype=dtype, device=device).tril_() if use_mm else None
-        cache[k] = (tri, torch.arange(k, 0, -1, dtype=torch.uint8, device=device).view(1, k, 1))
-    return cache[k]
-
-
 def _padded(weight: torch.Tensor) -> torch.Tensor:
     """``weight`` with one zero row appended (the row that silent inputs point to)."""
     return torch.cat((weight, weight.new_zeros(1, weight.shape[1])), 0)
 
 
 def _first_crossing(
-    reach: torch.Tensor, cw: torch.Tensor, rev: torch.Tensor, alive: torch.Tensor
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """First segment ``k`` of a step with ``reach`` (``V(t_{k+1}) >= theta``) and ``W_k > 0``, per neuron.
+    reach: torch.Tensor, cw: torch.Tensor, rev: torch.Tensor, alive: torch.Tensor, ax: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """First segment ``q`` of a step with ``reach`` (``V(t_{q+1}) >= theta``) and ``W_q > 0``, per neuron.
 
-    ``reach``/``cw`` ``[r, k, out]``, ``rev`` ``k .. 1`` ``[1, k, 1]`` uint8, ``alive`` ``[r, out]``
-    uint8 (0 = fired before).  Returns ``hit`` ``[r, out]`` (``None`` when no neuron crosses), the
-    segment ``first`` ``[r, 1, out]`` and ``W`` there.  In exact arithmetic the first segment whose
-    end reaches ``theta`` has ``W_k > 0`` (``V`` rose to ``theta`` on it), so ``W_k > 0`` is checked
-    only at that segment; only where rounding breaks this is it applied to every segment.
+    ``reach``/``cw`` ``[r, k, out]`` (``ax`` 1) or ``[r, out, k]`` (``ax`` 2), ``rev`` ``k .. 1`` uint8
+    shaped to broadcast along ``ax``, ``alive`` ``[r, out]`` uint8 (0 = fired before).  Returns ``hit``
+    ``[r, out]``, the segment ``first`` (``ax`` of size 1) and ``W`` there.  The first segment is found by a
+    byte product and a max-reduction (``argmax`` on bytes is far slower on CPUs).  In exact arithmetic the
+    first segment whose end reaches ``theta`` has ``W_q > 0`` (``V`` rose to ``theta`` on it), so ``W_q >
+    0`` is checked only at that segment; only where rounding breaks this is it applied to every segment.
     """
-    k = reach.shape[1]
-    last = (reach.view(torch.uint8) * rev).amax(1).mul_(alive)  # k - first segment; 0 = none or fired before
+    k = reach.shape[ax]
+    last = (reach.view(torch.uint8) * rev).amax(ax).mul_(alive)  # k - first segment; 0 = none or fired before
+    first = (k - last.long()).clamp_(max=k - 1).unsqueeze(ax)
+    wc = cw.gather(ax, first).squeeze(ax)
     hit = last > 0
-    if not bool(hit.any()):
-        return None, last, last
-    first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)
-    wc = cw.gather(1, first).squeeze(1)
     if bool((hit & (wc <= 0)).any()):
-        last = (reach.logical_and(cw > 0).view(torch.uint8) * rev).amax(1).mul_(alive)
+        last = (reach.logical_and(cw > 0).view(torch.uint8) * rev).amax(ax).mul_(alive)
         hit = last > 0
-        first = (k - last.long()).clamp_(max=k - 1).unsqueeze(1)
-        wc = cw.gather(1, first).squeeze(1)
+        first = (k - last.long()).clamp_(max=k - 1).unsqueeze(ax)
+        wc = cw.gather(ax, first).squeeze(ax)
     return hit, first, wc
+
+
+class _Scan:
+    """Per-layer-call state of :func:`_scan` (scan-row order) and the constants of each step length.
+
+    ``ax`` is where the segments of a step lie in its ``[rows, ., .]`` tensors: 1 (``[r, k, out]``) for
+    wide layers, 2 (``[r, out, k]``) for narrow ones (``out < NARROW``), so that the searches along the
+    segments reduce over a long contiguous dimension or vectorise over a wide one.
+    """
+
+    def __init__(self, weight: torch.Tensor, bsz: int, t_max: float) -> None:
+        n_out, dev, dt = weight.shape[1], weight.device, weight.dtype
+        self.dev, self.dt, self.ax = dev, dt, 2 if n_out < NARROW else 1
+        self.t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
+        self.n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
+        self.w_sum = torch.zeros((bsz, n_out), dtype=dt, device=dev)
+        self.alive = torch.ones((bsz, n_out), dtype=torch.uint8, device=dev)  # 1 until the neuron fires
+        self.carry_w = torch.zeros((bsz, n_out), dtype=dt, device=dev)  # W over the inputs scanned so far
+        self.carry_v = torch.zeros((bsz, n_out), dtype=dt, device=dev)  # V at the next step's first input
+        self.w_pad = _padded(weight)
+        self.w_pad_t = self.w_pad.t().contiguous() if self.ax == 2 else self.w_pad
+        self._const: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def const(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per step length: ``[k, k]`` lower-triangular ones (running sums by a product) and ``k, .., 1`` uint8.
+
+        ``k, .., 1`` is shaped to broadcast along :attr:`ax` (``[1, k, 1]`` or ``[k]``).
+        """
+        if k not in self._const:
+            lower = torch.ones(k, k, dtype=self.dt, device=self.dev).tril_()
+            rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=self.dev)
+            self._const[k] = (lower, rev.view(1, k, 1) if self.ax == 1 else rev)
+        return self._const[k]
 
 
 def _scan(
     src: _Sorted, weight: torch.Tensor, theta: float, t_max: float, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Spike times, causal-set sizes (0 = silent) and causal weight sums ``[B, out]``, in scan-row order."""
+    """Spike times, causal-set sizes (0 = silent) and causal weight sums ``[B, out]``, in scan-row order.
+
+    State carried from step to step, per (row, neuron): ``W`` (the weight sum of the inputs so far) and
+    ``V`` at the first input time of the next step.  In a step of inputs ``t_0 <= .. <= t_{k-1}`` (next
+    input ``t_k``, or ``t_max``), with ``g_s`` the gathered weight rows and ``W`` folded into ``g_0``, the
+    potential at the end of segment ``q`` is ``V(t_{q+1}) = V + sum_{s<=q} g_s (t_{q+1} - t_s)``: for all
+    segments at once, one batched matrix product of the weights with the ``[k, k]`` matrix ``relu(t_{q+1}
+    - t_s)`` (zero for ``s > q``: the inputs are sorted), with one more line of ones that gives the new
+    ``W``.  The largest ``V`` of the step tells which rows have a neuron that reaches ``theta``; only those
+    rows (from the first such one on) are compared segment by segment and get their running weight sums
+    ``W_q`` (a product with ``[s <= q]``).  The spike time in the chosen segment is ``t_{q+1} -
+    (V(t_{q+1}) - theta) / W_q``, Eq. 12 rearranged.
+    """
     bsz, n_out = src.rows.shape[0], weight.shape[1]
-    dev, dt = weight.device, weight.dtype
-    t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
-    n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
-    w_sum = torch.zeros((bsz, n_out), dtype=dt, device=dev)
-    alive = torch.ones((bsz, n_out), dtype=torch.uint8, device=dev)  # 1 until the neuron fires
-    carry = torch.zeros((2, bsz, n_out), dtype=dt, device=dev)  # W and S over the inputs scanned so far
-    w_pad = _padded(weight)
-    cache: _StepConstants = {}
+    st = _Scan(weight, bsz, t_max)
     for block in _steps(src.n_spiking, src.n, chunk, n_out):
         for start, stop, row0, row1 in block:
-            rs, r, k = slice(row0, row1), row1 - row0, stop - start
-            tri, rev = _step_constants(k, n_out, dt, dev, cache)
-            tk = src.times[rs, start:stop].unsqueeze(-1)  # [r, k, 1]
-            nxt = src.times[rs, start + 1 : stop + 1].unsqueeze(-1)  # end of each segment (t_max after the last)
-            sums = torch.empty((2, r, k, n_out), dtype=dt, device=dev)  # gathered w_k and w_k t_k, then W_k, S_k
-            torch.index_select(w_pad, 0, src.rows_idx[rs, start:stop].reshape(-1), out=sums[0].view(r * k, n_out))
-            torch.mul(sums[0], tk, out=sums[1])
-            sums[:, :, 0] += carry[:, rs]  # continue the running sums of the previous step
-            sums = _running_sums(sums, tri)
-            cw, cs = sums[0], sums[1]
-            reach = torch.addcmul(cs, cw, nxt, value=-1.0).le(-theta)  # V(t_{k+1}) = W_k t_{k+1} - S_k >= theta
-            hit, first, wc = _first_crossing(reach, cw, rev, alive[rs])
-            if hit is not None:
-                sc = cs.gather(1, first).squeeze(1)
-                t_out[rs] = torch.where(hit, (theta + sc) / torch.where(hit, wc, torch.ones_like(wc)), t_out[rs])
-                w_sum[rs] = torch.where(hit, wc, w_sum[rs])
-                n_causal[rs] = torch.where(hit, first.squeeze(1) + start + 1, n_causal[rs])
-                alive[rs].masked_fill_(hit, 0)
-                if not bool(alive[rs].any()):  # rows past row1 have no inputs left: the block is done
-                    break
-            carry[:, rs] = sums[:, :, -1]
-    return t_out, n_causal, w_sum
+            if _scan_step(st, src, theta, start, stop, row0, row1):
+                break
+    return st.t_out, st.n_causal, st.w_sum
+
+
+def _potentials(
+    st: _Scan, src: _Sorted, rs: slice, start: int, stop: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The step's gathered weights, ``V(t_{q+1}) - V(t_0)`` per segment, ``W_q`` if formed, and the new ``W``.
+
+    Wide layers (``ax`` 1, ``[r, k, out]``): one batched product with ``relu(t_{q+1} - t_s)`` and a row of
+    ones; ``W_q`` is left to the caller (only rows with a crossing need it).  Narrow layers (``ax`` 2,
+    ``[r, out, k]``, gathered from the transposed weights so that ``k`` is contiguous): running sums along
+    ``k``, ``V = W_q t_{q+1} - S_q``.  ``W`` of the earlier inputs is folded into the first input's weight.
+    """
+    tk, nxt = src.times[rs, start:stop], src.times[rs, start + 1 : stop + 1]  # [r, k]: inputs, segment ends
+    idx = src.rows_idx[rs, start:stop].reshape(-1)
+    (r, k), n_out = tk.shape, st.w_pad.shape[1]
+    if st.ax == 1:
+        g = torch.empty((r, k, n_out), dtype=st.dt, device=st.dev)
+        torch.index_select(st.w_pad, 0, idx, out=g.view(r * k, n_out))
+        g[:, 0] += st.carry_w[rs]
+        seg = torch.empty((r, k + 1, k), dtype=st.dt, device=st.dev)
+        torch.sub(nxt.unsqueeze(2), tk.unsqueeze(1), out=seg[:, :k]).clamp_(min=0.0)  # [r, q, s]: t_{q+1} - t_s
+        seg[:, k] = 1.0
+        vw = torch.bmm(seg, g)
+        return g, vw[:, :k], None, vw[:, k]
+    g = st.w_pad_t.index_select(1, idx).view(n_out, r, k).permute(1, 0, 2)  # [r, out, k], k contiguous
+    g[:, :, 0] += st.carry_w[rs]
+    cw = g.cumsum(-1)
+    v = torch.mul(cw, nxt.unsqueeze(1)).sub_(torch.mul(g, tk.unsqueeze(1)).cumsum_(-1))
+    return g, v, cw, cw[:, :, -1]
+
+
+def _scan_step(st: _Scan, src: _Sorted, theta: float, start: int, stop: int, row0: int, row1: int) -> bool:
+    """One step of :func:`_scan` over sorted inputs ``[start, stop)`` of rows ``[row0, row1)``; True = block done."""
+    r, k, ax = row1 - row0, stop - start, st.ax
+    rs = slice(row0, row1)
+    g, v, cw, w_new = _potentials(st, src, rs, start, stop)
+    carry_v, alive = st.carry_v[rs], st.alive[rs]
+    thr = theta - carry_v  # [r, out]
+    reached = v.amax(ax).ge_(thr).mul_(alive)  # an alive neuron of the row reaches theta in this step
+    done = False
+    if bool(reached.any()):
+        h0 = int(reached.any(1).to(torch.uint8).argmax())  # rows before h0 have no crossing here
+        hs = slice(h0, r)
+        lower, rev = st.const(k)
+        if cw is not None:
+            cw = cw[hs]
+        elif st.dev.type != "cpu":
+            cw = g[hs].cumsum(1)
+        else:  # a product with [s <= q]: cumsum along a middle dimension is a slow strided loop on CPUs
+            cw = torch.bmm(lower.expand(r - h0, -1, -1), g[hs])
+        hit, first, wc = _first_crossing(v[hs].ge(thr[hs].unsqueeze(ax)), cw, rev, alive[hs], ax)
+        vq = v[hs].gather(ax, first).squeeze(ax)
+        t_end = src.times[row0 + h0 : row1, start + 1 : stop + 1].gather(1, first.squeeze(ax))
+        spike = t_end - (vq - thr[hs]) / torch.where(hit, wc, torch.ones_like(wc))
+        rows = slice(row0 + h0, row1)
+        st.t_out[rows] = torch.where(hit, spike, st.t_out[rows])
+        st.w_sum[rows] = torch.where(hit, wc, st.w_sum[rows])
+        st.n_causal[rows] = torch.where(hit, first.squeeze(ax) + start + 1, st.n_causal[rows])
+        alive[hs].masked_fill_(hit, 0)
+        done = not bool(alive.any())  # rows past row1 have no inputs left: the block is done
+    st.carry_w[rs] = w_new
+    carry_v.add_(v.select(ax, k - 1))
+    return done
+
+
+class _Backward(NamedTuple):
+    """What the backward needs of one layer call (scan-row order, except ``t_in`` ``[B, in]``)."""
+
+    src: _Sorted
+    t_in: torch.Tensor  # input times clamped to t_max, original order, weight dtype
+    weight: torch.Tensor
+    t_out: torch.Tensor  # [B, out] spike times (t_max = silent)
+    n_causal: torch.Tensor  # [B, out] causal-set sizes (0 = silent)
+    w_sum: torch.Tensor  # [B, out] causal weight sums
+    t_max: float
+    chunk: int
 
 
 def _grads(
-    grad_out: torch.Tensor,
-    src: _Sorted,
-    weight: torch.Tensor,
-    t_out: torch.Tensor,
-    n_causal: torch.Tensor,
-    w_sum: torch.Tensor,
-    chunk: int,
-    need_t: bool,
-    need_w: bool,
+    grad_out: torch.Tensor, ctx: _Backward, need_t: bool, need_w: bool, mode: str | None = None
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Eq. 14-15 summed over the causal sets, chunk by chunk over the sorted inputs (scan-row order in and out)."""
-    n_out = t_out.shape[1]
-    dev, dt = weight.device, weight.dtype
+    """Eq. 14-15 summed over the causal sets: ``dL/dt_in`` ``[B, in]`` (original order) and ``dL/dW``.
+
+    With ``a_bj = g_bj / W_bj`` (zero for silent neurons), ``dL/dt_bi = sum_j [i in C_bj] a_bj w_ij`` and
+    ``dL/dw_ij = sum_b [i in C_bj] a_bj (t_bi - t_bj)``.  Two exact ways to form these sums (``mode``):
+
+    - ``causal``: scan each row's sorted inputs up to its largest causal set with the mask ``rank <
+      |C_bj|`` (:func:`_grads_causal`);
+    - ``complement``: the same sums over *every spiking* input are matrix products, ``s (a W^T)`` and
+      ``(s t)^T a - s^T (a t_out)`` with ``s`` the spiking indicator; subtract the spiking inputs outside
+      each causal set (``rank >= |C_bj|``), scanned from each row's last spiking input back to its
+      smallest causal set (:func:`_grads_complement`).  Neurons usually fire after most of their inputs,
+      so this region is a fraction of the causal one.
+
+    ``None`` picks the cheaper by counting scanned (row, input) pairs, the products costing about
+    ``in / DENSE_COST`` pairs per row.  Both give the same gradients up to rounding (tests hold both to
+    the reference).
+    """
+    src, n_causal = ctx.src, ctx.n_causal
     fired = n_causal > 0
-    a = torch.where(fired, grad_out / torch.where(fired, w_sum, torch.ones_like(w_sum)), torch.zeros_like(grad_out))
-    # rows by largest causal set, so that each step only visits the rows that still have causal inputs
-    live = src.live  # rows past ``live`` have no spiking input, hence no causal input
-    n_row, perm = torch.sort(n_causal[:live].amax(1), descending=True, stable=True)
-    a, t_o, nc = a[perm].unsqueeze(1), t_out[perm].unsqueeze(1), n_causal[perm].to(dt).unsqueeze(1)
+    safe = torch.where(fired, ctx.w_sum, torch.ones_like(ctx.w_sum))
+    a = torch.where(fired, grad_out / safe, torch.zeros_like(grad_out))
+    live = src.live
+    nc, n_spk = n_causal[:live], src.n_spiking[:live]
+    # per row: the largest causal set (causal scan) and the smallest over fired neurons (complement scan)
+    hi = nc.amax(1) if live else nc.new_zeros(0)
+    back = n_spk - torch.where(fired[:live], nc, n_spk.unsqueeze(1)).amin(1) if live else nc.new_zeros(0)
+    if mode is None:
+        mode = backward_mode(hi, back, ctx.weight.shape[0])
+    if mode == "causal":
+        return _grads_causal(a, hi, ctx, need_t, need_w)
+    if mode == "complement":
+        return _grads_complement(a, back, ctx, need_t, need_w)
+    raise ValueError(f"relpsp backward: mode must be 'causal', 'complement' or None, got {mode!r}")
+
+
+def backward_mode(causal_scan: torch.Tensor, complement_scan: torch.Tensor, n_in: int) -> str:
+    """The cheaper backward: ``causal`` scans ``sum(causal_scan)`` (row, input) pairs, ``complement``
+    ``sum(complement_scan)`` plus its matrix products, about ``n_in / DENSE_COST`` pairs per row."""
+    causal = float(causal_scan.sum())
+    complement = float(complement_scan.sum()) + causal_scan.numel() * n_in / DENSE_COST
+    return "complement" if complement < causal else "causal"
+
+
+def _grads_causal(
+    a: torch.Tensor, hi: torch.Tensor, ctx: _Backward, need_t: bool, need_w: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Eq. 14-15 by a scan over each row's causal inputs (``rank < |C_bj|``), rows by largest causal set."""
+    src, weight, n_out = ctx.src, ctx.weight, ctx.t_out.shape[1]
+    dev, dt, live = weight.device, weight.dtype, src.live
+    n_row, perm = stable_sort(hi, descending=True)
+    a_p, t_o, nc = a[perm].unsqueeze(1), ctx.t_out[perm].unsqueeze(1), ctx.n_causal[perm].to(dt).unsqueeze(1)
     times, rows_idx = src.times[perm], src.rows_idx[perm]
     n_max = int(n_row[0]) if live else 0
     g_sorted = torch.zeros((live, src.n), dtype=dt, device=dev) if need_t else None
     g_w = torch.zeros((weight.shape[0] + 1, n_out), dtype=dt, device=dev) if need_w else None
     w_pad = _padded(weight) if need_t else None
-    for block in _steps(n_row, n_max, chunk, n_out):
+    for block in _steps(n_row, n_max, ctx.chunk, n_out):
         for start, stop, row0, row1 in block:
             rs, r, k = slice(row0, row1), row1 - row0, stop - start
             idx = rows_idx[rs, start:stop].reshape(-1)
             rank = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
-            am = (nc[rs] - rank).clamp_(0.0, 1.0).mul_(a[rs])  # [r, k, out]: g_j / W_j on causal pairs, else 0
+            am = (nc[rs] - rank).clamp_(0.0, 1.0).mul_(a_p[rs])  # [r, k, out]: g_j / W_j on causal pairs, else 0
             if g_sorted is not None and w_pad is not None:
                 g_sorted[rs, start:stop] = w_pad.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
             if g_w is not None:
@@ -252,9 +358,60 @@ def _grads(
                 g_w.index_add_(0, idx, contrib.view(-1, n_out))
     g_t = None
     if g_sorted is not None:
-        g_t = torch.zeros((live, src.n), dtype=dt, device=dev)
-        g_t[perm] = g_sorted
+        g_scan = torch.zeros((live, src.n), dtype=dt, device=dev)
+        g_scan[perm] = g_sorted
+        g_t = torch.zeros(ctx.t_in.shape, dtype=dt, device=dev)
+        g_live = torch.zeros((live, ctx.t_in.shape[1]), dtype=dt, device=dev)
+        g_t[src.rows[:live]] = g_live.scatter_(1, src.order, g_scan)
     return g_t, (g_w[:-1] if g_w is not None else None)
+
+
+def _grads_complement(
+    a: torch.Tensor, n_back: torch.Tensor, ctx: _Backward, need_t: bool, need_w: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Eq. 14-15 as matrix products over all spiking inputs, less a scan of the non-causal spiking ones.
+
+    ``n_back`` ``[live]``: how many of each row's last spiking inputs (in time order) to scan; every
+    non-causal spiking input of a fired neuron is among them.  Position ``p`` counted back from a row's
+    last spiking input (``n_b - 1 - p`` in time order) is outside ``C_bj`` iff ``p < n_b - |C_bj|``.
+    """
+    src, weight, n_out = ctx.src, ctx.weight, ctx.t_out.shape[1]
+    dev, dt, live = weight.device, weight.dtype, src.live
+    a_o = torch.empty_like(a).index_copy_(0, src.rows, a)  # original row order
+    spk = ctx.t_in < ctx.t_max
+    s = spk.to(dt)
+    g_t = torch.mm(a_o, weight.t()).mul_(s) if need_t else None
+    g_w = None
+    if need_w:
+        t_o = torch.empty_like(ctx.t_out).index_copy_(0, src.rows, ctx.t_out)
+        g_w = torch.mm(torch.where(spk, ctx.t_in, torch.zeros_like(ctx.t_in)).t(), a_o)
+        g_w.addmm_(s.t(), a_o * t_o, alpha=-1.0)
+    n_row, perm = stable_sort(n_back, descending=True)
+    n_max = int(n_row[0]) if live else 0
+    if n_max == 0:
+        return g_t, g_w
+    n_spk = src.n_spiking[:live][perm]
+    back = torch.arange(n_max, device=dev)
+    pos = (n_spk.unsqueeze(1) - 1 - back).clamp_(min=0)  # [live, n_max] sorted position of each step back
+    rows_idx, times = src.rows_idx[perm].gather(1, pos), src.times[perm].gather(1, pos)
+    a_p, t_p = a[perm].unsqueeze(1), ctx.t_out[perm].unsqueeze(1)
+    outside = (n_spk.unsqueeze(1) - ctx.n_causal[perm]).to(dt).unsqueeze(1)  # [live, 1, out]
+    corr = torch.zeros((live, n_max), dtype=dt, device=dev) if need_t else None
+    for block in _steps(n_row, n_max, ctx.chunk, n_out):
+        for start, stop, row0, row1 in block:
+            rs, r, k = slice(row0, row1), row1 - row0, stop - start
+            idx = rows_idx[rs, start:stop].reshape(-1)
+            step_back = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
+            am = (outside[rs] - step_back).clamp_(0.0, 1.0).mul_(a_p[rs])  # a_bj on non-causal spiking pairs
+            if corr is not None:
+                corr[rs, start:stop] = weight.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
+            if g_w is not None:
+                contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_p[rs]).mul_(am)
+                g_w.index_add_(0, idx, contrib.view(-1, n_out), alpha=-1.0)
+    if g_t is not None and corr is not None:
+        flat = src.rows[:live][perm].unsqueeze(1) * ctx.t_in.shape[1] + rows_idx
+        g_t.view(-1).index_add_(0, flat.reshape(-1), corr.reshape(-1), alpha=-1.0)
+    return g_t, g_w
 
 
 class _FirstSpike(torch.autograd.Function):
@@ -263,29 +420,24 @@ class _FirstSpike(torch.autograd.Function):
         src = _sort_inputs(t_in.detach(), t_max, weight.dtype)
         t_out, n_causal, w_sum = _scan(src, weight.detach(), theta, t_max, chunk)
         ctx.save_for_backward(
-            src.rows, src.times, src.order, src.rows_idx, src.n_spiking, weight, t_out, n_causal, w_sum
+            src.rows, src.times, src.order, src.rows_idx, src.n_spiking, t_in.detach(), weight, t_out, n_causal, w_sum
         )
-        ctx.n, ctx.live, ctx.chunk, ctx.in_shape, ctx.in_dtype = src.n, src.live, chunk, t_in.shape, t_in.dtype
+        ctx.n, ctx.live, ctx.chunk, ctx.t_max, ctx.in_dtype = src.n, src.live, chunk, t_max, t_in.dtype
         return torch.empty_like(t_out).index_copy_(0, src.rows, t_out)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
-        rows, times, order, rows_idx, n_spiking, weight, t_out, n_causal, w_sum = ctx.saved_tensors
+        rows, times, order, rows_idx, n_spiking, t_in, weight, t_out, n_causal, w_sum = ctx.saved_tensors
         src = _Sorted(rows, times, order, rows_idx, n_spiking, ctx.n, ctx.live)
-        g_sorted, g_w = _grads(
-            grad_out[rows], src, weight, t_out, n_causal, w_sum, ctx.chunk, ctx.needs_input_grad[0],
-            ctx.needs_input_grad[1],
+        back = _Backward(
+            src, t_in.clamp(max=ctx.t_max).to(weight.dtype), weight, t_out, n_causal, w_sum, ctx.t_max, ctx.chunk
         )
-        g_t = None
-        if g_sorted is not None:
-            g_rows = torch.zeros(ctx.in_shape, dtype=g_sorted.dtype, device=g_sorted.device)
-            g_rows[: ctx.live].scatter_(1, order, g_sorted)
-            g_t = torch.empty_like(g_rows).index_copy_(0, rows, g_rows).to(ctx.in_dtype)
-        return g_t, g_w, None, None, None
+        g_t, g_w = _grads(grad_out[rows], back, ctx.needs_input_grad[0], ctx.needs_input_grad[1], BACKWARD_MODE)
+        return (g_t.to(ctx.in_dtype) if g_t is not None else None), g_w, None, None, None
 
 
 def first_spike_times(
-    t_in: torch.Tensor, weight: torch.Tensor, theta: float = 1.0, t_max: float = 4.0, chunk: int = DEFAULT_CHUNK
+    t_in: torch.Tensor, weight: torch.Tensor, theta: float = 1.0, t_max: float = 4.0, chunk: int | None = None
 ) -> torch.Tensor:
     """Exact first-spike times ``[B, out]`` of ReL-PSP neurons (Eq. 12) with STDBP gradients (Eq. 14-15).
 
@@ -294,9 +446,22 @@ def first_spike_times(
     (at most ``MAX_CHUNK``; larger values are capped); see the module docstring.
     """
     _check(t_in, weight, "first_spike_times")
+    if chunk is None:
+        chunk = _auto_chunk(t_in.shape[0], weight.shape[1], t_in.device)
     if chunk < 1:
         raise ValueError(f"first_spike_times: chunk must be >= 1, got {chunk}")
     return _FirstSpike.apply(t_in, weight, float(theta), float(t_max), min(int(chunk), MAX_CHUNK))
+
+
+def _auto_chunk(rows: int, n_out: int, device: torch.device) -> int:
+    """Inputs per scan step when none is given: ``DEFAULT_CHUNK``; narrow layers (running sums, no ``k^2``
+    product) take longer steps, up to a ``TILE`` of ``rows * out * k`` elements on the CPU, since their
+    steps are too small to pay for the per-step dispatch."""
+    if n_out >= NARROW:
+        return DEFAULT_CHUNK
+    if device.type != "cpu":
+        return MAX_CHUNK
+    return int(min(MAX_CHUNK, max(DEFAULT_CHUNK, TILE // max(1, rows * n_out))))
 
 
 def first_spike_times_reference(
@@ -363,7 +528,7 @@ class _RelPspLayer(nn.Module):
         init: str = "normal",
         gain: float = 1.0,
         mean: float = 0.0,
-        chunk: int = DEFAULT_CHUNK,
+        chunk: int | None = None,
         reference: bool = False,
     ) -> None:
         super().__init__()
