@@ -332,38 +332,82 @@ def backward_mode(causal_scan: torch.Tensor, complement_scan: torch.Tensor, n_in
     return "complement" if complement < causal else "causal"
 
 
+def _masked_sums(
+    counts: torch.Tensor,
+    limit: torch.Tensor,
+    a: torch.Tensor,
+    t_out: torch.Tensor,
+    rows_idx: torch.Tensor,
+    times: torch.Tensor,
+    weight: torch.Tensor,
+    chunk: int,
+    need_t: bool,
+    need_w: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Eq. 14-15's sums over the (row ``b``, position ``p``, neuron ``j``) triples with ``p < limit_bj``.
+
+    Per (row, position): ``sum_j [p < limit_bj] a_bj w_{i_bp j}`` (``[rows, n]``); per weight:
+    ``sum_{b, p: i_bp = i} [p < limit_bj] a_bj (t_bp - t_bj)`` (``[in, out]``).  ``rows_idx``/``times``
+    ``[rows, n]`` give the input and its time at each position (index ``in`` = the zero padding row),
+    ``counts`` (non-increasing) how many positions of each row to visit, ``limit`` ``[rows, out]``.  The
+    mask is ``clamp(limit - p, 0, 1)`` in floating point (a broadcast ``where`` is slower).  Narrow layers
+    (``out < NARROW``) work on ``[out, r, k]`` tensors gathered from the transposed weights, so that the
+    accumulation into ``dL/dW`` adds long runs of positions instead of short rows of ``out`` values.
+    """
+    n_rows, n_out = limit.shape
+    dev, dt = weight.device, weight.dtype
+    narrow = n_out < NARROW
+    w_src = _padded(weight).t().contiguous() if narrow else _padded(weight)
+    g_pos = torch.zeros((n_rows, times.shape[1]), dtype=dt, device=dev) if need_t else None
+    g_w = torch.zeros(w_src.shape, dtype=dt, device=dev) if need_w else None
+    n_max = int(counts[0]) if n_rows else 0
+    if narrow:
+        limit, a, t_out = (x.t().contiguous().unsqueeze(-1) for x in (limit, a, t_out))  # [out, rows, 1]
+    else:
+        limit, a, t_out = limit.unsqueeze(1), a.unsqueeze(1), t_out.unsqueeze(1)  # [rows, 1, out]
+    for block in _steps(counts, n_max, chunk, n_out):
+        for start, stop, row0, row1 in block:
+            rs, r, k = slice(row0, row1), row1 - row0, stop - start
+            idx = rows_idx[rs, start:stop].reshape(-1)
+            pos = torch.arange(start, stop, dtype=dt, device=dev)
+            if narrow:
+                am = (limit[:, rs] - pos).clamp_(0.0, 1.0).mul_(a[:, rs])  # [out, r, k]
+                if g_pos is not None:
+                    g_pos[rs, start:stop] = w_src.index_select(1, idx).view(n_out, r, k).mul_(am).sum(0)
+                if g_w is not None:
+                    contrib = torch.empty((n_out, r, k), dtype=dt, device=dev)
+                    torch.sub(times[rs, start:stop], t_out[:, rs], out=contrib).mul_(am)
+                    g_w.index_add_(1, idx, contrib.view(n_out, r * k))
+            else:
+                am = (limit[rs] - pos.view(1, k, 1)).clamp_(0.0, 1.0).mul_(a[rs])  # [r, k, out]
+                if g_pos is not None:
+                    g_pos[rs, start:stop] = w_src.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
+                if g_w is not None:
+                    contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_out[rs]).mul_(am)
+                    g_w.index_add_(0, idx, contrib.view(r * k, n_out))
+    if g_w is not None:
+        g_w = (g_w.t() if narrow else g_w)[:-1]
+    return g_pos, g_w
+
+
 def _grads_causal(
     a: torch.Tensor, hi: torch.Tensor, ctx: _Backward, need_t: bool, need_w: bool
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Eq. 14-15 by a scan over each row's causal inputs (``rank < |C_bj|``), rows by largest causal set."""
-    src, weight, n_out = ctx.src, ctx.weight, ctx.t_out.shape[1]
-    dev, dt, live = weight.device, weight.dtype, src.live
+    src, dt, live = ctx.src, ctx.weight.dtype, ctx.src.live
     n_row, perm = stable_sort(hi, descending=True)
-    a_p, t_o, nc = a[perm].unsqueeze(1), ctx.t_out[perm].unsqueeze(1), ctx.n_causal[perm].to(dt).unsqueeze(1)
-    times, rows_idx = src.times[perm], src.rows_idx[perm]
-    n_max = int(n_row[0]) if live else 0
-    g_sorted = torch.zeros((live, src.n), dtype=dt, device=dev) if need_t else None
-    g_w = torch.zeros((weight.shape[0] + 1, n_out), dtype=dt, device=dev) if need_w else None
-    w_pad = _padded(weight) if need_t else None
-    for block in _steps(n_row, n_max, ctx.chunk, n_out):
-        for start, stop, row0, row1 in block:
-            rs, r, k = slice(row0, row1), row1 - row0, stop - start
-            idx = rows_idx[rs, start:stop].reshape(-1)
-            rank = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
-            am = (nc[rs] - rank).clamp_(0.0, 1.0).mul_(a_p[rs])  # [r, k, out]: g_j / W_j on causal pairs, else 0
-            if g_sorted is not None and w_pad is not None:
-                g_sorted[rs, start:stop] = w_pad.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
-            if g_w is not None:
-                contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_o[rs]).mul_(am)
-                g_w.index_add_(0, idx, contrib.view(-1, n_out))
+    g_sorted, g_w = _masked_sums(
+        n_row, ctx.n_causal[perm].to(dt), a[perm], ctx.t_out[perm], src.rows_idx[perm], src.times[perm],
+        ctx.weight, ctx.chunk, need_t, need_w,
+    )
     g_t = None
     if g_sorted is not None:
-        g_scan = torch.zeros((live, src.n), dtype=dt, device=dev)
+        g_scan = torch.zeros_like(g_sorted)
         g_scan[perm] = g_sorted
-        g_t = torch.zeros(ctx.t_in.shape, dtype=dt, device=dev)
-        g_live = torch.zeros((live, ctx.t_in.shape[1]), dtype=dt, device=dev)
+        g_t = torch.zeros(ctx.t_in.shape, dtype=dt, device=g_sorted.device)
+        g_live = torch.zeros((live, ctx.t_in.shape[1]), dtype=dt, device=g_sorted.device)
         g_t[src.rows[:live]] = g_live.scatter_(1, src.order, g_scan)
-    return g_t, (g_w[:-1] if g_w is not None else None)
+    return g_t, g_w
 
 
 def _grads_complement(
@@ -375,7 +419,7 @@ def _grads_complement(
     non-causal spiking input of a fired neuron is among them.  Position ``p`` counted back from a row's
     last spiking input (``n_b - 1 - p`` in time order) is outside ``C_bj`` iff ``p < n_b - |C_bj|``.
     """
-    src, weight, n_out = ctx.src, ctx.weight, ctx.t_out.shape[1]
+    src, weight = ctx.src, ctx.weight
     dev, dt, live = weight.device, weight.dtype, src.live
     a_o = torch.empty_like(a).index_copy_(0, src.rows, a)  # original row order
     spk = ctx.t_in < ctx.t_max
@@ -387,27 +431,19 @@ def _grads_complement(
         g_w = torch.mm(torch.where(spk, ctx.t_in, torch.zeros_like(ctx.t_in)).t(), a_o)
         g_w.addmm_(s.t(), a_o * t_o, alpha=-1.0)
     n_row, perm = stable_sort(n_back, descending=True)
-    n_max = int(n_row[0]) if live else 0
-    if n_max == 0:
+    if live == 0 or int(n_row[0]) == 0:
         return g_t, g_w
     n_spk = src.n_spiking[:live][perm]
-    back = torch.arange(n_max, device=dev)
+    back = torch.arange(int(n_row[0]), device=dev)
     pos = (n_spk.unsqueeze(1) - 1 - back).clamp_(min=0)  # [live, n_max] sorted position of each step back
-    rows_idx, times = src.rows_idx[perm].gather(1, pos), src.times[perm].gather(1, pos)
-    a_p, t_p = a[perm].unsqueeze(1), ctx.t_out[perm].unsqueeze(1)
-    outside = (n_spk.unsqueeze(1) - ctx.n_causal[perm]).to(dt).unsqueeze(1)  # [live, 1, out]
-    corr = torch.zeros((live, n_max), dtype=dt, device=dev) if need_t else None
-    for block in _steps(n_row, n_max, ctx.chunk, n_out):
-        for start, stop, row0, row1 in block:
-            rs, r, k = slice(row0, row1), row1 - row0, stop - start
-            idx = rows_idx[rs, start:stop].reshape(-1)
-            step_back = torch.arange(start, stop, dtype=dt, device=dev).view(1, k, 1)
-            am = (outside[rs] - step_back).clamp_(0.0, 1.0).mul_(a_p[rs])  # a_bj on non-causal spiking pairs
-            if corr is not None:
-                corr[rs, start:stop] = weight.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
-            if g_w is not None:
-                contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_p[rs]).mul_(am)
-                g_w.index_add_(0, idx, contrib.view(-1, n_out), alpha=-1.0)
+    rows_idx = src.rows_idx[perm].gather(1, pos)
+    outside = (n_spk.unsqueeze(1) - ctx.n_causal[perm]).to(dt)  # [live, out]: non-causal spiking inputs
+    corr, corr_w = _masked_sums(
+        n_row, outside, a[perm], ctx.t_out[perm], rows_idx, src.times[perm].gather(1, pos), weight, ctx.chunk,
+        need_t, need_w,
+    )
+    if g_w is not None and corr_w is not None:
+        g_w.sub_(corr_w)
     if g_t is not None and corr is not None:
         flat = src.rows[:live][perm].unsqueeze(1) * ctx.t_in.shape[1] + rows_idx
         g_t.view(-1).index_add_(0, flat.reshape(-1), corr.reshape(-1), alpha=-1.0)
