@@ -36,13 +36,15 @@ def _simulate(t_in: torch.Tensor, w: torch.Tensor, theta: float, t_max: float, d
     return out
 
 
-@pytest.fixture(params=["wide/causal", "wide/complement", "narrow/causal", "narrow/complement"])
+@pytest.fixture(params=[f"{lay}/{mode}" for lay in ("wide", "rows", "pairs") for mode in ("causal", "complement")])
 def kernel_path(request, monkeypatch) -> str:  # noqa: ANN001
-    """Every code path of the fast kernel, whatever the layer width and the backward's own choice:
-    the forward's step layout (``[r, k, out]`` with a batched product, or ``[r, out, k]`` with running
-    sums) and the backward (scan of the causal sets, or matrix products less the complement)."""
+    """Every code path of the fast kernel, whatever the layer width and the backward's own choice: the
+    forward's step layout (``wide``: batched product; ``rows``/``pairs``: running sums laid out with the
+    rows or the segments innermost; see ``_Scan``) and the backward (scan of the causal sets, or matrix
+    products less the complement)."""
     layout, mode = request.param.split("/")
-    monkeypatch.setattr(relpsp_kernel, "NARROW", 10**9 if layout == "narrow" else 1)
+    monkeypatch.setattr(relpsp_kernel, "NARROW", 1 if layout == "wide" else 10**9)
+    monkeypatch.setattr(relpsp_kernel, "ROWS_LAST_CHUNK", 10**9 if layout == "rows" else 0)
     monkeypatch.setattr(relpsp_kernel, "BACKWARD_MODE", mode)
     return request.param
 
@@ -234,18 +236,25 @@ def test_first_crossing_needs_a_rising_segment() -> None:
     Rounding can put V(t_{k+1}) at theta on a falling segment (W_k <= 0); the selection must then be the
     first segment with both conditions, as in the reference.  Synthetic flags: neuron 0 reaches on a
     falling segment (1), then a rising one (2), neuron 1 on a rising one (3), neuron 2 fired in an earlier
-    step, neuron 3 never.
+    step, neuron 3 never.  The same flags laid out in memory as the narrow layouts do give the same answer.
     """
-    # written [r=1, k=4 segments, out=4 neurons] (row k of each matrix is segment k), passed segments last
+    # [r=1, k=4 segments, out=4 neurons]; row k of each matrix is segment k
     reach = torch.tensor([[[0, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]], dtype=torch.bool)
     cw = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]])
-    rev = torch.arange(4, 0, -1, dtype=torch.uint8)
+    rev = torch.arange(4, 0, -1, dtype=torch.uint8).view(1, 4, 1)
     alive = torch.tensor([[1, 1, 0, 1]], dtype=torch.uint8)
-    hit, first, wc = relpsp_kernel._first_crossing(reach.transpose(1, 2), cw.transpose(1, 2), rev, alive, 2)
-    assert hit.tolist() == [[True, True, False, False]]
-    assert first[0, :2, 0].tolist() == [2, 3]
-    assert wc[0, :2].tolist() == [1.0, 1.0]
-    none, _, _ = relpsp_kernel._first_crossing((reach & False).transpose(1, 2), cw.transpose(1, 2), rev, alive, 2)
+    for kdim, perm in ((1, (0, 1, 2)), (1, (2, 1, 0)), (2, (2, 0, 1))):  # [r, k, out], [out, k, r], [out, r, k]
+        rev_k = rev.view(-1) if kdim == 2 else rev
+        alive_k = alive if perm[0] == 0 else alive.t()
+        hit, first, wc = relpsp_kernel._first_crossing(
+            reach.permute(*perm).contiguous(), cw.permute(*perm).contiguous(), rev_k, alive_k, kdim
+        )
+        if perm[0] != 0:
+            hit, wc, first = hit.t(), wc.t(), first.squeeze(kdim).t().unsqueeze(1)
+        assert hit.tolist() == [[True, True, False, False]]
+        assert first[0, 0, :2].tolist() == [2, 3]
+        assert wc[0, :2].tolist() == [1.0, 1.0]
+    none, _, _ = relpsp_kernel._first_crossing(reach & False, cw, rev, alive)
     assert not bool(none.any())
 
 

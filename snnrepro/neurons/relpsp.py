@@ -58,7 +58,8 @@ from snnrepro.neurons.stable_sort import stable_sort
 DEFAULT_CHUNK = 32
 TILE = 1 << 21  # CPU: elements of one scan step [rows, chunk, out] (L2-sized for 2 threads; see _steps)
 MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
-NARROW = 32  # layers with fewer outputs lay a step out [rows, out, k] (see _Scan)
+NARROW = 32  # layers with fewer outputs form potentials by running sums, not a k x k product (see _Scan)
+ROWS_LAST_CHUNK = 64  # narrow layers with steps up to this long lay them out [out, k, rows] (see _Scan)
 DENSE_COST = 40  # backward: one (row, input) of a matrix product costs ~1/40 of a scanned one (see _grads)
 BACKWARD_MODE: str | None = None  # 'causal', 'complement' or None (the cheaper per call; tests pin each)
 
@@ -128,41 +129,72 @@ def _padded(weight: torch.Tensor) -> torch.Tensor:
 
 
 def _first_crossing(
-    reach: torch.Tensor, cw: torch.Tensor, rev: torch.Tensor, alive: torch.Tensor, ax: int
+    reach: torch.Tensor, cw: torch.Tensor, rev: torch.Tensor, alive: torch.Tensor, kdim: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """First segment ``q`` of a step with ``reach`` (``V(t_{q+1}) >= theta``) and ``W_q > 0``, per neuron.
 
-    ``reach``/``cw`` ``[r, k, out]`` (``ax`` 1) or ``[r, out, k]`` (``ax`` 2), ``rev`` ``k .. 1`` uint8
-    shaped to broadcast along ``ax``, ``alive`` ``[r, out]`` uint8 (0 = fired before).  Returns ``hit``
-    ``[r, out]``, the segment ``first`` (``ax`` of size 1) and ``W`` there.  The first segment is found by a
-    byte product and a max-reduction (``argmax`` on bytes is far slower on CPUs).  In exact arithmetic the
-    first segment whose end reaches ``theta`` has ``W_q > 0`` (``V`` rose to ``theta`` on it), so ``W_q >
-    0`` is checked only at that segment; only where rounding breaks this is it applied to every segment.
+    ``reach``/``cw``: a step's tensors with the ``k`` segments along ``kdim`` (``[r, k, out]`` by default),
+    ``rev`` ``k .. 1`` uint8 shaped to broadcast along ``kdim``, ``alive`` uint8 shaped as the tensors
+    without ``kdim`` (0 = fired before).  Returns ``hit``, the segment ``first`` (``kdim`` kept, size 1)
+    and ``W`` there.  The first segment is found by a byte product and a max-reduction (``argmax`` on
+    bytes is far slower on CPUs).  In exact arithmetic the first segment whose end reaches ``theta`` has
+    ``W_q > 0`` (``V`` rose to ``theta`` on it), so ``W_q > 0`` is checked only at that segment; only
+    where rounding breaks this is it applied to every segment.
     """
-    k = reach.shape[ax]
-    last = (reach.view(torch.uint8) * rev).amax(ax).mul_(alive)  # k - first segment; 0 = none or fired before
-    first = (k - last.long()).clamp_(max=k - 1).unsqueeze(ax)
-    wc = cw.gather(ax, first).squeeze(ax)
+    k = reach.shape[kdim]
+    last = (reach.view(torch.uint8) * rev).amax(kdim).mul_(alive)  # k - first segment; 0 = none or fired before
+    first = (k - last.long()).clamp_(max=k - 1).unsqueeze(kdim)
+    wc = cw.gather(kdim, first).squeeze(kdim)
     hit = last > 0
     if bool((hit & (wc <= 0)).any()):
-        last = (reach.logical_and(cw > 0).view(torch.uint8) * rev).amax(ax).mul_(alive)
+        last = (reach.logical_and(cw > 0).view(torch.uint8) * rev).amax(kdim).mul_(alive)
         hit = last > 0
-        first = (k - last.long()).clamp_(max=k - 1).unsqueeze(ax)
-        wc = cw.gather(ax, first).squeeze(ax)
+        first = (k - last.long()).clamp_(max=k - 1).unsqueeze(kdim)
+        wc = cw.gather(kdim, first).squeeze(kdim)
     return hit, first, wc
 
 
-class _Scan:
-    """Per-layer-call state of :func:`_scan` (scan-row order) and the constants of each step length.
+class _Layout(NamedTuple):
+    """How a step's ``(rows, k segments, out neurons)`` lie in memory; see :class:`_Scan`."""
 
-    ``ax`` is where the segments of a step lie in its ``[rows, ., .]`` tensors: 1 (``[r, k, out]``) for
-    wide layers, 2 (``[r, out, k]``) for narrow ones (``out < NARROW``), so that the searches along the
-    segments reduce over a long contiguous dimension or vectorise over a wide one.
+    name: str
+    rdim: int  # dimension of the rows
+    kdim: int  # dimension of the segments
+    by_rows: bool  # tensors without the segments are [r, out] (True) or [out, r] (False)
+
+    def pairs(self, x: torch.Tensor) -> torch.Tensor:
+        """A ``[r, out]`` tensor in this layout's order (a view)."""
+        return x if self.by_rows else x.t()
+
+    def rows(self, x: torch.Tensor, hs: slice) -> torch.Tensor:
+        """Rows ``hs`` of a step tensor (a view)."""
+        return x[(slice(None),) * self.rdim + (hs,)]
+
+
+_LAYOUTS = {
+    "wide": _Layout("wide", 0, 1, True),  # [r, k, out]
+    "rows": _Layout("rows", 2, 1, False),  # [out, k, r]
+    "pairs": _Layout("pairs", 1, 2, False),  # [out, r, k]
+}
+
+
+class _Scan:
+    """Per-layer-call state of :func:`_scan` (scan-row order), its step layout and per-length constants.
+
+    The layout of a step's tensors is chosen so that the reductions over its ``k`` segments vectorise
+    over a long contiguous dimension:
+
+    - ``wide`` (``out >= NARROW``): ``[r, k, out]``, potentials by one batched product per step;
+    - ``rows`` (narrow layers, steps of at most ``ROWS_LAST_CHUNK``, e.g. convolutions with many
+      positions): ``[out, k, r]``, running sums by products with the triangular ones matrix;
+    - ``pairs`` (narrow layers with longer steps, e.g. a 10-neuron output layer): ``[out, r, k]``,
+      running sums along the contiguous ``k``.
     """
 
-    def __init__(self, weight: torch.Tensor, bsz: int, t_max: float) -> None:
+    def __init__(self, weight: torch.Tensor, bsz: int, t_max: float, chunk: int) -> None:
         n_out, dev, dt = weight.shape[1], weight.device, weight.dtype
-        self.dev, self.dt, self.ax = dev, dt, 2 if n_out < NARROW else 1
+        self.dev, self.dt = dev, dt
+        self.lay = _LAYOUTS["wide" if n_out >= NARROW else "rows" if chunk <= ROWS_LAST_CHUNK else "pairs"]
         self.t_out = torch.full((bsz, n_out), t_max, dtype=dt, device=dev)
         self.n_causal = torch.zeros((bsz, n_out), dtype=torch.long, device=dev)
         self.w_sum = torch.zeros((bsz, n_out), dtype=dt, device=dev)
@@ -170,18 +202,16 @@ class _Scan:
         self.carry_w = torch.zeros((bsz, n_out), dtype=dt, device=dev)  # W over the inputs scanned so far
         self.carry_v = torch.zeros((bsz, n_out), dtype=dt, device=dev)  # V at the next step's first input
         self.w_pad = _padded(weight)
-        self.w_pad_t = self.w_pad.t().contiguous() if self.ax == 2 else self.w_pad
+        self.w_pad_t = self.w_pad.t().contiguous() if self.lay.name != "wide" else self.w_pad
         self._const: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def const(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per step length: ``[k, k]`` lower-triangular ones (running sums by a product) and ``k, .., 1`` uint8.
-
-        ``k, .., 1`` is shaped to broadcast along :attr:`ax` (``[1, k, 1]`` or ``[k]``).
-        """
+        """Per step length: ``[k, k]`` lower-triangular ones (running sums by a product) and ``k, .., 1``
+        uint8 shaped to broadcast along the segments of this layout."""
         if k not in self._const:
             lower = torch.ones(k, k, dtype=self.dt, device=self.dev).tril_()
             rev = torch.arange(k, 0, -1, dtype=torch.uint8, device=self.dev)
-            self._const[k] = (lower, rev.view(1, k, 1) if self.ax == 1 else rev)
+            self._const[k] = (lower, rev.view(1, k, 1) if self.lay.kdim == 1 else rev)
         return self._const[k]
 
 
@@ -193,16 +223,14 @@ def _scan(
     State carried from step to step, per (row, neuron): ``W`` (the weight sum of the inputs so far) and
     ``V`` at the first input time of the next step.  In a step of inputs ``t_0 <= .. <= t_{k-1}`` (next
     input ``t_k``, or ``t_max``), with ``g_s`` the gathered weight rows and ``W`` folded into ``g_0``, the
-    potential at the end of segment ``q`` is ``V(t_{q+1}) = V + sum_{s<=q} g_s (t_{q+1} - t_s)``: for all
-    segments at once, one batched matrix product of the weights with the ``[k, k]`` matrix ``relu(t_{q+1}
-    - t_s)`` (zero for ``s > q``: the inputs are sorted), with one more line of ones that gives the new
-    ``W``.  The largest ``V`` of the step tells which rows have a neuron that reaches ``theta``; only those
-    rows (from the first such one on) are compared segment by segment and get their running weight sums
-    ``W_q`` (a product with ``[s <= q]``).  The spike time in the chosen segment is ``t_{q+1} -
-    (V(t_{q+1}) - theta) / W_q``, Eq. 12 rearranged.
+    potential at the end of segment ``q`` is ``V(t_{q+1}) = V + sum_{s<=q} g_s (t_{q+1} - t_s)``, formed
+    for all segments at once (:func:`_potentials`).  The largest ``V`` of the step tells which rows have
+    a neuron that reaches ``theta``; only those rows (from the first such one on) are compared segment
+    by segment and get their running weight sums ``W_q``.  The spike time in the chosen segment is
+    ``t_{q+1} - (V(t_{q+1}) - theta) / W_q``, Eq. 12 rearranged.
     """
     bsz, n_out = src.rows.shape[0], weight.shape[1]
-    st = _Scan(weight, bsz, t_max)
+    st = _Scan(weight, bsz, t_max, chunk)
     for block in _steps(src.n_spiking, src.n, chunk, n_out):
         for start, stop, row0, row1 in block:
             if _scan_step(st, src, theta, start, stop, row0, row1):
@@ -213,63 +241,79 @@ def _scan(
 def _potentials(
     st: _Scan, src: _Sorted, rs: slice, start: int, stop: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """The step's gathered weights, ``V(t_{q+1}) - V(t_0)`` per segment, ``W_q`` if formed, and the new ``W``.
+    """A step's gathered weights, ``V(t_{q+1}) - V(t_0)``, ``W_q`` if formed (all in the step layout) and
+    the new ``W`` (``[r, out]``).
 
-    Wide layers (``ax`` 1, ``[r, k, out]``): one batched product with ``relu(t_{q+1} - t_s)`` and a row of
-    ones; ``W_q`` is left to the caller (only rows with a crossing need it).  Narrow layers (``ax`` 2,
-    ``[r, out, k]``, gathered from the transposed weights so that ``k`` is contiguous): running sums along
-    ``k``, ``V = W_q t_{q+1} - S_q``.  ``W`` of the earlier inputs is folded into the first input's weight.
+    ``W`` of the earlier inputs is folded into the first input's weight.  ``wide``: one batched product
+    with the ``[k, k]`` matrix ``relu(t_{q+1} - t_s)`` (zero for ``s > q``: the inputs are sorted) and a row
+    of ones for the new ``W``; ``W_q`` is left to the caller (only rows with a crossing need it).  Narrow
+    layouts: running sums ``W_q``, ``S_q`` and ``V = W_q t_{q+1} - S_q``, by products with the triangular
+    ones matrix (``rows``; cumsum on GPUs) or along the contiguous ``k`` (``pairs``).
     """
     tk, nxt = src.times[rs, start:stop], src.times[rs, start + 1 : stop + 1]  # [r, k]: inputs, segment ends
-    idx = src.rows_idx[rs, start:stop].reshape(-1)
+    idx = src.rows_idx[rs, start:stop]
     (r, k), n_out = tk.shape, st.w_pad.shape[1]
-    if st.ax == 1:
+    if st.lay.name == "wide":
         g = torch.empty((r, k, n_out), dtype=st.dt, device=st.dev)
-        torch.index_select(st.w_pad, 0, idx, out=g.view(r * k, n_out))
+        torch.index_select(st.w_pad, 0, idx.reshape(-1), out=g.view(r * k, n_out))
         g[:, 0] += st.carry_w[rs]
         seg = torch.empty((r, k + 1, k), dtype=st.dt, device=st.dev)
         torch.sub(nxt.unsqueeze(2), tk.unsqueeze(1), out=seg[:, :k]).clamp_(min=0.0)  # [r, q, s]: t_{q+1} - t_s
         seg[:, k] = 1.0
         vw = torch.bmm(seg, g)
         return g, vw[:, :k], None, vw[:, k]
-    g = st.w_pad_t.index_select(1, idx).view(n_out, r, k).permute(1, 0, 2)  # [r, out, k], k contiguous
-    g[:, :, 0] += st.carry_w[rs]
+    if st.lay.name == "rows":  # [out, k, r]
+        g = st.w_pad_t.index_select(1, idx.t().reshape(-1)).view(n_out, k, r)
+        g[:, 0] += st.carry_w[rs].t()
+        tk, nxt = tk.t().contiguous(), nxt.t().contiguous()  # [k, r]
+        gt = g * tk
+        if st.dev.type == "cpu":
+            lower = st.const(k)[0]
+            cw, cs = torch.matmul(lower, g), torch.matmul(lower, gt)
+        else:
+            cw, cs = g.cumsum(1), gt.cumsum_(1)
+        return g, torch.mul(cw, nxt).sub_(cs), cw, cw[:, -1].t()
+    g = st.w_pad_t.index_select(1, idx.reshape(-1)).view(n_out, r, k)  # pairs: [out, r, k]
+    g[:, :, 0] += st.carry_w[rs].t()
     cw = g.cumsum(-1)
-    v = torch.mul(cw, nxt.unsqueeze(1)).sub_(torch.mul(g, tk.unsqueeze(1)).cumsum_(-1))
-    return g, v, cw, cw[:, :, -1]
+    v = torch.mul(cw, nxt).sub_(torch.mul(g, tk).cumsum_(-1))
+    return g, v, cw, cw[:, :, -1].t()
 
 
 def _scan_step(st: _Scan, src: _Sorted, theta: float, start: int, stop: int, row0: int, row1: int) -> bool:
     """One step of :func:`_scan` over sorted inputs ``[start, stop)`` of rows ``[row0, row1)``; True = block done."""
-    r, k, ax = row1 - row0, stop - start, st.ax
+    r, k, lay = row1 - row0, stop - start, st.lay
     rs = slice(row0, row1)
     g, v, cw, w_new = _potentials(st, src, rs, start, stop)
     carry_v, alive = st.carry_v[rs], st.alive[rs]
     thr = theta - carry_v  # [r, out]
-    reached = v.amax(ax).ge_(thr).mul_(alive)  # an alive neuron of the row reaches theta in this step
+    reached = lay.pairs(v.amax(lay.kdim)).ge_(thr).mul_(alive)  # an alive neuron of the row reaches theta
     done = False
     if bool(reached.any()):
         h0 = int(reached.any(1).to(torch.uint8).argmax())  # rows before h0 have no crossing here
         hs = slice(h0, r)
         lower, rev = st.const(k)
         if cw is not None:
-            cw = cw[hs]
+            cw = lay.rows(cw, hs)
         elif st.dev.type != "cpu":
             cw = g[hs].cumsum(1)
         else:  # a product with [s <= q]: cumsum along a middle dimension is a slow strided loop on CPUs
             cw = torch.bmm(lower.expand(r - h0, -1, -1), g[hs])
-        hit, first, wc = _first_crossing(v[hs].ge(thr[hs].unsqueeze(ax)), cw, rev, alive[hs], ax)
-        vq = v[hs].gather(ax, first).squeeze(ax)
-        t_end = src.times[row0 + h0 : row1, start + 1 : stop + 1].gather(1, first.squeeze(ax))
+        v_h, thr_h = lay.rows(v, hs), lay.pairs(thr[hs]).contiguous().unsqueeze(lay.kdim)
+        hit, first, wc = _first_crossing(v_h.ge(thr_h), cw, rev, lay.pairs(alive[hs]), lay.kdim)
+        vq = v_h.gather(lay.kdim, first).squeeze(lay.kdim)
+        first = lay.pairs(first.squeeze(lay.kdim))  # [r, out] from here on
+        hit, wc, vq = lay.pairs(hit), lay.pairs(wc), lay.pairs(vq)
+        t_end = src.times[row0 + h0 : row1, start + 1 : stop + 1].gather(1, first)
         spike = t_end - (vq - thr[hs]) / torch.where(hit, wc, torch.ones_like(wc))
         rows = slice(row0 + h0, row1)
         st.t_out[rows] = torch.where(hit, spike, st.t_out[rows])
         st.w_sum[rows] = torch.where(hit, wc, st.w_sum[rows])
-        st.n_causal[rows] = torch.where(hit, first.squeeze(ax) + start + 1, st.n_causal[rows])
+        st.n_causal[rows] = torch.where(hit, first + start + 1, st.n_causal[rows])
         alive[hs].masked_fill_(hit, 0)
         done = not bool(alive.any())  # rows past row1 have no inputs left: the block is done
     st.carry_w[rs] = w_new
-    carry_v.add_(v.select(ax, k - 1))
+    carry_v.add_(lay.pairs(v.select(lay.kdim, k - 1)))
     return done
 
 
