@@ -305,11 +305,10 @@ def _scan_step(st: _Scan, src: _Sorted, theta: float, start: int, stop: int, row
         first = lay.pairs(first.squeeze(lay.kdim))  # [r, out] from here on
         hit, wc, vq = lay.pairs(hit), lay.pairs(wc), lay.pairs(vq)
         t_end = src.times[row0 + h0 : row1, start + 1 : stop + 1].gather(1, first)
-        spike = t_end - (vq - thr[hs]) / torch.where(hit, wc, torch.ones_like(wc))
+        spike = vq.sub_(thr[hs]).div_(torch.where(hit, wc, 1.0)).neg_().add_(t_end)
         rows = slice(row0 + h0, row1)
-        st.t_out[rows] = torch.where(hit, spike, st.t_out[rows])
-        st.w_sum[rows] = torch.where(hit, wc, st.w_sum[rows])
-        st.n_causal[rows] = torch.where(hit, first + start + 1, st.n_causal[rows])
+        for out, value in ((st.t_out, spike), (st.w_sum, wc), (st.n_causal, first.add_(start + 1))):
+            torch.where(hit, value, out[rows], out=out[rows])
         alive[hs].masked_fill_(hit, 0)
         done = not bool(alive.any())  # rows past row1 have no inputs left: the block is done
     st.carry_w[rs] = w_new
