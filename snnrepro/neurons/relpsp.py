@@ -23,21 +23,22 @@ the whole network is the same as a time-stepped simulation of ``[0, t_max]``.
 
 **Algorithm (fast path, :func:`first_spike_times`).**  The samples (rows) are ordered by how many
 of their inputs spike; rows without any are silent and never sorted or scanned.  Each remaining
-row's inputs are sorted once, and the sorted inputs are visited in steps of ``chunk`` inputs, only
-over the rows that still have spiking inputs at that position (so no work is spent on the padding
-of sparse rows).  A step gathers the weight rows (``[rows, K, out]``), continues the running sums
-``W_k = sum_{r<=k} w_r`` and ``S_k = sum_{r<=k} w_r t_r`` of the previous step, and looks for the
-first segment ``[t_k, t_{k+1}]`` whose end reaches the threshold, ``V(t_{k+1}) = W_k t_{k+1} - S_k
->= theta`` with ``W_k > 0`` (the potential rises through ``theta`` there; before that segment
-``V < theta``).  That ``k`` is the spike, ``t_j = (theta + S_k) / W_k`` (Eq. 12), and its ``k + 1``
-inputs are the causal set.  A block of rows stops as soon as all its neurons have fired.  On the
-CPU the rows are cut into blocks of about ``TILE / (chunk * out)`` so that a step's tensors stay in
-the cache, and the running sums are a product with a triangular matrix (BLAS) instead of
-``cumsum``.  The backward (:class:`_FirstSpike`) replays the steps up to each row's largest causal
-set and applies Eq. 14-15 with the causal mask ``rank < |C_j|`` -- no dense ``[B, in, out]``
-tensor is ever built.  :func:`first_spike_times_reference` is the obvious full-tensor version
-(kept as the reference the tests compare against; it uses the same crossing test).  Costs and
-measurements: docs/performance-stdbp.md.
+row's inputs are sorted once (:func:`snnrepro.neurons.stable_sort.stable_sort`), and the sorted inputs
+are visited in steps of ``chunk`` inputs, only over the rows that still have spiking inputs at that
+position.  A step gathers the weight rows ``g_s`` and forms the potential at the end of every segment,
+``V(t_{q+1}) = V(t_0) + sum_{s<=q} g_s (t_{q+1} - t_s)`` (with the weight sum ``W`` of the earlier
+inputs folded into ``g_0``): for wide layers one batched product with the ``[k, k]`` matrix
+``relu(t_{q+1} - t_s)``, for narrow ones ``W_q t_{q+1} - S_q`` from running sums.  The first segment
+whose end reaches ``theta`` with ``W_q > 0`` (the potential rises through ``theta`` there; before it
+``V < theta``) holds the spike, ``t_j = t_{q+1} - (V(t_{q+1}) - theta) / W_q`` = Eq. 12, and its ``q + 1``
+inputs are the causal set; only rows whose largest ``V`` of the step reaches ``theta`` are searched.
+A block of rows stops as soon as all its neurons have fired.  On the CPU rows are cut into blocks of
+about ``TILE`` elements per step.  The backward (:class:`_FirstSpike`) applies Eq. 14-15 with the
+causal mask ``rank < |C_j|`` -- either scanning the causal sets, or (usually cheaper: neurons fire
+after most of their inputs) as matrix products over all spiking inputs less a scan of the non-causal
+ones (:func:`_grads`).  No dense ``[B, in, out]`` tensor is ever built.
+:func:`first_spike_times_reference` is the obvious full-tensor version (kept as the reference the tests
+compare against; it uses the same crossing test).  Costs and measurements: docs/performance-stdbp.md.
 
 Layers: :class:`RelPspDense` (``[B, in] -> [B, out]``), :class:`RelPspConv2d` (im2col, then the
 same kernel per output position; padding is "no spike"), :class:`MinPool2d` (earliest spike wins,
@@ -56,7 +57,7 @@ from torch import nn
 from snnrepro.neurons.stable_sort import stable_sort
 
 DEFAULT_CHUNK = 32
-TILE = 1 << 21  # CPU: elements of one scan step [rows, chunk, out] (L2-sized for 2 threads; see _steps)
+TILE = 1 << 21  # CPU: elements of one scan step [rows, chunk, out] (8 MB of float32; measured, see docs)
 MAX_CHUNK = 255  # first-crossing search in uint8 (one byte per segment of a scan step)
 NARROW = 32  # layers with fewer outputs form potentials by running sums, not a k x k product (see _Scan)
 ROWS_LAST_CHUNK = 64  # narrow layers with steps up to this long lay them out [out, k, rows] (see _Scan)
@@ -103,7 +104,8 @@ def _steps(counts: torch.Tensor, n: int, chunk: int, n_out: int) -> list[list[tu
     ``counts`` ``[B]`` (non-increasing) is how many sorted inputs each row needs.  A step covers sorted
     positions ``[start, stop)`` of rows ``[row0, row1)``: the rows of its block whose count exceeds
     ``start``.  On the CPU a block has about ``TILE / (chunk * out)`` rows so that one step's
-    ``[rows, chunk, out]`` tensors stay in the cache; on a GPU one block holds every row.
+    ``[rows, chunk, out]`` tensors stay near the cache (2^21 elements measured best for the batch-128 MLP on
+    the 2-core bench machine: one block of rows per step there); on a GPU one block holds every row.
     """
     bsz = counts.shape[0]
     per_block = bsz if counts.device.type != "cpu" else max(1, TILE // (chunk * n_out))
