@@ -67,6 +67,33 @@ def interleaved_ms(
     return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
+def timed_against(
+    bench: str,
+    ref: tuple[str, Callable[[], object]],
+    variant: tuple[str, Callable[[], object]],
+    device: torch.device,
+    *,
+    warmup: int,
+    repeats: int,
+    rewarm: int,
+    note: str,
+    ref_note: str | None = None,
+) -> tuple[BenchRow, BenchRow]:
+    """Rows for a reference step and a variant step timed alternately (:func:`interleaved_ms`).
+
+    ``ref``/``variant`` are ``(name, step)``; the variant row carries the ratio to the reference and,
+    on CUDA, the peak memory of the pair.  ``ref_note`` is the reference row's note (default ``note``).
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    ms = interleaved_ms({"ref": ref[1], "var": variant[1]}, device, warmup, repeats, rewarm)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    ref_row = BenchRow(bench, ref[0], ms["ref"], note=note if ref_note is None else ref_note)
+    row = BenchRow(bench, variant[0], ms["var"], reference=ref[0], ratio=ms["var"] / ms["ref"], peak_mem_mb=peak,
+                   note=note)
+    return ref_row, row
+
+
 def adam_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     """One training step as benchmarks time it: zero grads, forward, cross-entropy, backward, Adam update."""
     import torch.nn.functional as F

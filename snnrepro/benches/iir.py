@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnrepro.bench import BenchRow, adam_step_fn, interleaved_ms
+from snnrepro.bench import BenchRow, adam_step_fn, timed_against
 from snnrepro.models.iir import build as build_iir
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import BENCHES
@@ -56,12 +56,9 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     )
     for name, params in variants:
         net = build_iir(ARCH, (1, 28, 28), 10, **params).to(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        ms = interleaved_ms({"ref": ref_step, "iir": adam_step_fn(net, x, y)}, device, 1, repeats, rewarm=1)
-        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        if not rows:
-            rows.append(BenchRow("iir", ref_name, ms["ref"], note=note))
-        rows.append(BenchRow("iir", f"{name} {ARCH}", ms["iir"], reference=ref_name, ratio=ms["iir"] / ms["ref"],
-                             peak_mem_mb=peak, note=note))
+        ref_row, row = timed_against(
+            "iir", (ref_name, ref_step), (f"{name} {ARCH}", adam_step_fn(net, x, y)), device,
+            warmup=1, repeats=repeats, rewarm=1, note=note,
+        )
+        rows += [row] if rows else [ref_row, row]
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnrepro.bench import BenchRow, adam_step_fn, interleaved_ms
+from snnrepro.bench import BenchRow, adam_step_fn, timed_against
 from snnrepro.encoders.amount_phase import AmountPhase
 from snnrepro.models.relu import build as build_relu
 from snnrepro.models.resonate import build as build_resonate
@@ -13,12 +13,6 @@ from snnrepro.registry import BENCHES
 
 ARCH = "784-400-10"
 BATCH = 128
-
-
-def _peak_mb(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 @BENCHES.register("rsn")
@@ -36,21 +30,12 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     ann_step = adam_step_fn(ann, x, y)
     rows: list[BenchRow] = []
     for delays in (True, False):
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
         net = nn.Sequential(AmountPhase(), build_resonate(ARCH, (1, 28, 28), 10, delays=delays)).to(device)
-        ms = interleaved_ms({"ann": ann_step, "rsn": adam_step_fn(net, x, y)}, device, 2, repeats, rewarm=3)
-        if not rows:
-            rows.append(BenchRow("rsn", f"relu ANN {ARCH}", ms["ann"], note=f"batch {BATCH}, Adam"))
-        rows.append(
-            BenchRow(
-                "rsn",
-                f"RSN {ARCH} ({'learnable delays' if delays else 'no delays'})",
-                ms["rsn"],
-                reference=f"relu ANN {ARCH}",
-                ratio=ms["rsn"] / ms["ann"],
-                peak_mem_mb=_peak_mb(device),
-                note=f"batch {BATCH}, Adam, closed form (no time loop); timed alternately with the ANN",
-            )
+        ref_row, row = timed_against(
+            "rsn", (f"relu ANN {ARCH}", ann_step),
+            (f"RSN {ARCH} ({'learnable delays' if delays else 'no delays'})", adam_step_fn(net, x, y)),
+            device, warmup=2, repeats=repeats, rewarm=3, ref_note=f"batch {BATCH}, Adam",
+            note=f"batch {BATCH}, Adam, closed form (no time loop); timed alternately with the ANN",
         )
+        rows += [row] if rows else [ref_row, row]
     return rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnrepro.bench import BenchRow, adam_step_fn, interleaved_ms
+from snnrepro.bench import BenchRow, adam_step_fn, timed_against
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build as build_relpsp
 from snnrepro.models.relu import build as build_relu
@@ -46,20 +46,9 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     for arch, ann_name in CASES:
         ann = build_relu(arch, (1, 28, 28), 10, padding="valid").to(device)
         snn = nn.Sequential(Latency(), build_relpsp(arch, (1, 28, 28), 10, t_max=8.0, mean=5.0)).to(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        steps = {"ann": adam_step_fn(ann, x, y), "snn": adam_step_fn(snn, x, y)}
-        ms = interleaved_ms(steps, device, 1, repeats, rewarm=3)
-        rows.append(BenchRow("stdbp", f"{ann_name} ANN", ms["ann"], note=f"batch {BATCH}, Adam"))
-        rows.append(
-            BenchRow(
-                "stdbp",
-                f"STDBP {arch}",
-                ms["snn"],
-                reference=f"{ann_name} ANN",
-                ratio=ms["snn"] / ms["ann"],
-                peak_mem_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-                note=f"batch {BATCH}, {source}, {100 * nonzero:.0f} % pixels spike, init weights; timed alternately",
-            )
+        rows += timed_against(
+            "stdbp", (f"{ann_name} ANN", adam_step_fn(ann, x, y)), (f"STDBP {arch}", adam_step_fn(snn, x, y)),
+            device, warmup=1, repeats=repeats, rewarm=3, ref_note=f"batch {BATCH}, Adam",
+            note=f"batch {BATCH}, {source}, {100 * nonzero:.0f} % pixels spike, init weights; timed alternately",
         )
     return rows
