@@ -402,9 +402,10 @@ def _masked_sums(
     n_rows, n_out = limit.shape
     dev, dt = weight.device, weight.dtype
     narrow = n_out < NARROW
-    w_src = _padded(weight).t().contiguous() if narrow else _padded(weight)
     g_pos = torch.zeros((n_rows, times.shape[1]), dtype=dt, device=dev) if need_t else None
-    g_w = torch.zeros(w_src.shape, dtype=dt, device=dev) if need_w else None
+    padded_shape = (n_out, weight.shape[0] + 1) if narrow else (weight.shape[0] + 1, n_out)  # as gathered
+    g_w = torch.zeros(padded_shape, dtype=dt, device=dev) if need_w else None
+    w_src = (_padded(weight).t().contiguous() if narrow else _padded(weight)) if need_t else None
     n_max = int(counts[0]) if n_rows else 0
     if narrow:
         limit, a, t_out = (x.t().contiguous().unsqueeze(-1) for x in (limit, a, t_out))  # [out, rows, 1]
@@ -417,7 +418,7 @@ def _masked_sums(
             pos = torch.arange(start, stop, dtype=dt, device=dev)
             if narrow:
                 am = (limit[:, rs] - pos).clamp_(0.0, 1.0).mul_(a[:, rs])  # [out, r, k]
-                if g_pos is not None:
+                if g_pos is not None and w_src is not None:
                     g_pos[rs, start:stop] = w_src.index_select(1, idx).view(n_out, r, k).mul_(am).sum(0)
                 if g_w is not None:
                     contrib = torch.empty((n_out, r, k), dtype=dt, device=dev)
@@ -425,7 +426,7 @@ def _masked_sums(
                     g_w.index_add_(1, idx, contrib.view(n_out, r * k))
             else:
                 am = (limit[rs] - pos.view(1, k, 1)).clamp_(0.0, 1.0).mul_(a[rs])  # [r, k, out]
-                if g_pos is not None:
+                if g_pos is not None and w_src is not None:
                     g_pos[rs, start:stop] = w_src.index_select(0, idx).view(r, k, n_out).mul_(am).sum(-1)
                 if g_w is not None:
                     contrib = torch.sub(times[rs, start:stop].unsqueeze(-1), t_out[rs]).mul_(am)
