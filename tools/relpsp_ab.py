@@ -74,7 +74,8 @@ def main() -> None:
     for name, module in (("old", old), ("new", relpsp)):
         outs[name] = (step(snn, module), [p.grad.clone() for p in snn.parameters()])
     d_out = float((outs["old"][0] - outs["new"][0]).abs().max())
-    d_grad = max(float((a - b).abs().max() / (a.abs().max() + 1e-30)) for a, b in zip(outs["old"][1], outs["new"][1], strict=True))
+    pairs = zip(outs["old"][1], outs["new"][1], strict=True)
+    d_grad = max(float((a - b).abs().max() / (a.abs().max() + 1e-30)) for a, b in pairs)
     print(f"max |scores old - new| {d_out:.3g}; max gradient difference / max |gradient| {d_grad:.3g}")
     fns = {"old": lambda: step(snn, old), "new": lambda: step(snn, relpsp), "ann": lambda: step(ann)}
     times: dict[str, list[float]] = {k: [] for k in fns}
