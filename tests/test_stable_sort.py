@@ -1,4 +1,6 @@
-"""stable_sort equals torch.sort(stable=True): values and indices, ties, signed zeros, infinities, ints."""
+"""stable_sort equals a stable sort written independently of torch (Python's ``sorted`` on each row) and
+torch.sort(stable=True): values and indices, ties, signed zeros, infinities, ints; and the SIMD path is the one
+that runs where the module says it does (otherwise these comparisons would test torch.sort against itself)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,21 @@ from hypothesis import strategies as st
 from snnrepro.neurons.stable_sort import stable_sort
 
 
+def _python_stable_sort(x: torch.Tensor, descending: bool) -> torch.Tensor:
+    """Indices of a stable sort of each row by Python's ``sorted`` (stable; ``-0.0 == 0.0``), not by torch."""
+    sign = -1 if descending else 1
+    rows = (x.flatten(0, -2) if x.dim() > 1 else x[None]).tolist()
+    order = [sorted(range(len(row)), key=lambda i, row=row: sign * row[i]) for row in rows]
+    return torch.tensor(order, dtype=torch.int64).reshape(x.shape)
+
+
 def _same_as_torch(x: torch.Tensor, descending: bool) -> None:
     values, indices = stable_sort(x, descending=descending)
-    ref_values, ref_indices = torch.sort(x, dim=-1, descending=descending, stable=True)
+    ref_indices = _python_stable_sort(x, descending)
     assert torch.equal(indices, ref_indices)
-    assert torch.equal(values, ref_values)
+    assert torch.equal(values, x.gather(-1, ref_indices))
+    ref_values, torch_indices = torch.sort(x, dim=-1, descending=descending, stable=True)
+    assert torch.equal(indices, torch_indices) and torch.equal(values, ref_values)
     assert values.dtype == x.dtype and indices.dtype == torch.int64
 
 
@@ -40,6 +52,26 @@ def test_values_outside_32_bits_and_small_inputs_use_torch() -> None:
     _same_as_torch(torch.tensor([2**40, -(2**40), 3] * 200), False)
     _same_as_torch(torch.tensor([[3.0, 1.0, 3.0]]), True)
     _same_as_torch(torch.empty(4, 0), False)
+
+
+def test_simd_path_runs_where_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPU float32/16, bfloat16 and 32-bit integers of >= 256 elements never call torch.sort; the rest do."""
+    calls: list[torch.dtype] = []
+    real_sort = torch.sort
+
+    def spy(x: torch.Tensor, *args: object, **kwargs: object) -> object:
+        calls.append(x.dtype)
+        return real_sort(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "sort", spy)
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(4, 300, generator=g) * 3).round()
+    for fast in (x, x.half(), x.bfloat16(), x.to(torch.int32), x.to(torch.int64), (x > 0)):
+        stable_sort(fast, descending=True)
+    assert calls == []
+    for slow in (x.double(), torch.tensor([2**40, -(2**40), 3] * 200), x[:1, :10]):
+        stable_sort(slow)
+    assert calls == [torch.float64, torch.int64, torch.float32]
 
 
 @settings(max_examples=60, deadline=None)
