@@ -180,6 +180,16 @@ def _summary_table(records: list[RunRecord]) -> Table:
     return t
 
 
+def _progress_sink(label: str, spec: Spec, seed: int, tensorboard: Path | None, log_every: int | None) -> Any:
+    """Rich bars on a terminal, plain per-epoch lines otherwise (nohup, CI, SLURM logs, pipes); + TensorBoard."""
+    from snnrepro.progress import PlainProgress, TeeProgress, TensorBoardSink
+
+    sink: Any = RichProgress(label) if err.is_terminal else PlainProgress(label, log_every=log_every)
+    if tensorboard is not None:
+        sink = TeeProgress(sink, TensorBoardSink(tensorboard / spec.id / spec.profile / f"seed-{seed}"))
+    return sink
+
+
 def _seeds(spec: Spec, seeds: int | None, seed: int | None) -> list[int]:
     if seed is not None:
         return [seed]
@@ -199,9 +209,15 @@ def run_specs(
     results: Path | None,
     as_json: bool,
     skip_done: bool = False,
+    tensorboard: Path | None = None,
+    log_every: int | None = None,
 ) -> list[RunRecord]:
     from snnrepro.engine.device import pick_device
     from snnrepro.engine.loop import data_root, fit
+    from snnrepro.progress import tensorboard_writer_class
+
+    if tensorboard is not None:
+        tensorboard_writer_class()  # a missing package fails before anything runs
 
     overrides = parse_set(sets)
     if epochs is not None:
@@ -220,7 +236,8 @@ def run_specs(
                     if prev is not None and prev.status == "ok" and prev.spec_hash == spec.hash():
                         done.append(prev)
                         continue
-                rec = fit(spec, s, device, root, droot, resume=resume, progress=RichProgress(f"{spec.id} s{s}"))
+                sink = _progress_sink(f"{spec.id} s{s}", spec, s, tensorboard, log_every)
+                rec = fit(spec, s, device, root, droot, resume=resume, progress=sink)
                 done.append(rec)
                 if as_json:
                     sys.stdout.write(json.dumps(rec.summary()) + "\n")
@@ -263,9 +280,22 @@ def run(
     epochs: int | None = typer.Option(None, help="override train.epochs"),
     results: Path | None = typer.Option(None, help="results folder (default ./results or $SNNREPRO_RESULTS)"),
     json_: bool = typer.Option(False, "--json", help="print one JSON object per finished (id, seed) on stdout"),
+    tensorboard: Path | None = typer.Option(
+        None, help="also write per-epoch scalars for TensorBoard under DIR/<id>/<profile>/seed-<n> (optional package)"
+    ),
+    log_every: int | None = typer.Option(
+        None, help="without a terminal: a progress line every N batches (default: ~10 per epoch on long epochs)"
+    ),
 ) -> None:
-    """Train and evaluate specs; write run records under results/runs/."""
-    recs = run_specs(specs, profile, seeds, seed, device, set_, data_root, resume, epochs, results, json_)
+    """Train and evaluate specs; write run records under results/runs/.
+
+    On a terminal, progress bars; otherwise (nohup, CI, SLURM logs) one plain line per epoch with loss,
+    accuracy, samples/s and ETA.  The record and ``seed-<n>/metrics.csv`` hold the history after every epoch.
+    """
+    recs = run_specs(
+        specs, profile, seeds, seed, device, set_, data_root, resume, epochs, results, json_,
+        tensorboard=tensorboard, log_every=log_every,
+    )  # fmt: skip
     if any(r.status != "ok" for r in recs):
         raise typer.Exit(1)
 

@@ -35,8 +35,10 @@ from snnrepro.results.record import (
     checkpoint_path,
     git_commit,
     record_path,
+    metrics_csv_path,
     versions,
     write_record,
+    write_metrics_csv,
 )
 from snnrepro.spec import Spec
 
@@ -316,6 +318,8 @@ def fit(
                 )
             save_record()
             progress.epoch(epoch, row)
+            if dist.is_main:  # the history so far, also as CSV beside the record
+                write_metrics_csv(metrics_csv_path(results, spec.id, spec.profile, seed), history)
         record.status = "ok"
     except Diverged as exc:
         record.status, record.error = "diverged", str(exc)

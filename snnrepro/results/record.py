@@ -36,6 +36,37 @@ def artifacts_dir(root: Path, spec_id: str, profile: str, seed: int) -> Path:
     return run_dir(root, spec_id, profile) / f"seed-{seed}"
 
 
+def metrics_csv_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    """The per-epoch history as CSV, beside the run's other artefacts (rewritten after every epoch)."""
+    return artifacts_dir(root, spec_id, profile, seed) / "metrics.csv"
+
+
+#: leading columns of metrics.csv (any other history keys follow, sorted)
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "samples_per_s", "epoch_s")
+
+
+def _csv_value(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return "" if v is None else str(v)
+    if isinstance(v, float):
+        return "" if v != v else f"{v:.6g}"
+    return str(v)
+
+
+def metrics_csv(history: list[dict[str, Any]]) -> str:
+    """``history`` (one dict per epoch) as CSV text: fixed leading columns, 6 significant digits."""
+    extra = sorted({k for row in history for k in row} - set(METRIC_COLUMNS))
+    cols = [*METRIC_COLUMNS, *extra]
+    lines = [",".join(cols)]
+    for row in history:
+        lines.append(",".join(_csv_value(row.get(c)).replace(",", ";") for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    atomic_write_bytes(path, metrics_csv(history).encode())
+
+
 def git_commit() -> str:
     """``HEAD`` (+dirty) of the checkout, else ``$SNNREPRO_GIT_COMMIT`` (a copy without .git), else unknown."""
     commit = _git_head()
