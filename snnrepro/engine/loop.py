@@ -34,11 +34,11 @@ from snnrepro.results.record import (
     artifacts_dir,
     checkpoint_path,
     git_commit,
-    record_path,
     metrics_csv_path,
+    record_path,
     versions,
-    write_record,
     write_metrics_csv,
+    write_record,
 )
 from snnrepro.spec import Spec
 
