@@ -104,6 +104,8 @@ class TrainSpec:
     grad_clip: float | None = None
     num_workers: int = 0
     deterministic: bool = False
+    #: fraction of the training set held out to pick the best epoch without looking at the test set
+    val_split: float | None = None
 
 
 @dataclass
@@ -128,6 +130,9 @@ class Spec:
     metric: str = "best_test_acc"
     tolerance: float = 0.5
     notes: str = ""
+    #: id of the row this row's claim is a difference against (ablation step, baseline, pseudo-BP); tables
+    #: compare the measured gap with the reported one.  Presentation only: not part of the hash.
+    baseline: str | None = None
     encoder: Component = field(default_factory=lambda: Component("identity"))
     rule: Component = field(default_factory=lambda: Component("backprop"))
     loss: Component = field(default_factory=lambda: Component("cross_entropy"))
@@ -149,8 +154,10 @@ class Spec:
     def method_dict(self) -> dict[str, Any]:
         """The resolved spec without bookkeeping: what defines the experiment."""
         d = self.to_dict()
-        for k in ("profiles", "references", "notes", "profile"):
+        for k in ("profiles", "references", "notes", "profile", "baseline"):
             d.pop(k)
+        if d["train"].get("val_split") is None:  # keys added later hash as before while unset
+            d["train"].pop("val_split", None)
         return d
 
     def hash(self) -> str:
@@ -384,6 +391,10 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
         v = getattr(t, name)
         if v is not None and v < 1:
             raise SpecError(where, f"train.{name}", "expected a positive integer or null")
+    if t.val_split is not None and not 0.0 < t.val_split < 1.0:
+        raise SpecError(where, "train.val_split", "expected a fraction between 0 and 1 (exclusive) or null")
+    if spec.baseline is not None and (spec.baseline == spec.id or not spec.baseline.strip()):
+        raise SpecError(where, "baseline", "expected the id of another row")
     if spec.optimizer.name not in ("adam", "adamw", "sgd"):
         raise SpecError(where, "optimizer.name", "expected adam, adamw or sgd")
     if spec.optimizer.lr <= 0:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from snnrepro.data.xor import XOR_INPUTS, XOR_LABELS
 from snnrepro.encoders.amount_phase import AmountPhase
+from snnrepro.metrics.accuracy import correct_mask
 from snnrepro.models.resonate import ResonateNet, build
 from snnrepro.neurons.resonate import TWO_PI, membrane
 
@@ -108,8 +109,7 @@ def train_xor(
         losses.append(epoch_loss / len(XOR_LABELS))
     with torch.no_grad():
         after = amount_of(net, x)
-        pred = net(x).argmax(1)
-    solved = bool((pred == XOR_LABELS).all())
+        solved = bool(correct_mask(net(x), XOR_LABELS).all())  # a tie is not a solution
     return XorResult(mode, net, enc, before.tolist(), after.tolist(), losses, solved, before_state)
 
 

@@ -28,6 +28,7 @@ from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint, save_ch
 from snnrepro.engine.device import describe
 from snnrepro.engine.optim import build_optimizer, build_scheduler
 from snnrepro.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
+from snnrepro.metrics.accuracy import count_correct
 from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
 from snnrepro.results.record import (
     RunRecord,
@@ -154,7 +155,7 @@ def evaluate(
             x, y = _to_device(x, device), y.to(device)
             scores = model(x)
             loss_sum += float(loss_fn(scores, y)) * len(y)
-            correct += int((scores.argmax(1) == y).sum())
+            correct += count_correct(scores, y)
             seen += len(y)
     if dist is not None:
         correct, seen, loss_sum = ddp.all_reduce_sum([correct, seen, loss_sum], device, dist)
@@ -274,7 +275,7 @@ def fit(
                 if not math.isfinite(loss_v):
                     raise Diverged(f"loss became {loss_v} at epoch {epoch + 1}, batch {i + 1}")
                 loss_sum += loss_v * len(y)
-                correct += int((scores.argmax(1) == y).sum())
+                correct += count_correct(scores, y)
                 seen += len(y)
                 elapsed = time.perf_counter() - t_epoch
                 progress.batch(epoch, i + 1, loss_sum / seen, correct / seen, dist.world * seen / max(elapsed, 1e-9))
@@ -317,9 +318,9 @@ def fit(
                     },
                 )
             save_record()
-            progress.epoch(epoch, row)
             if dist.is_main:  # the history so far, also as CSV beside the record
                 write_metrics_csv(metrics_csv_path(results, spec.id, spec.profile, seed), history)
+            progress.epoch(epoch, row)
         record.status = "ok"
     except Diverged as exc:
         record.status, record.error = "diverged", str(exc)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from snnrepro.metrics.accuracy import count_correct
 from snnrepro.metrics.van_rossum import van_rossum_distance
 from snnrepro.registry import ANALYSES
 
@@ -120,7 +121,7 @@ def run(
             sums["d_out"] += float(van_rossum_distance(out, tgt, kernel).sum())
             sums["d_init"] += float(van_rossum_distance(init_out, tgt, kernel).sum())
             sums["d_silent"] += float(van_rossum_distance(torch.zeros_like(tgt), tgt, kernel).sum())
-            sums["near"] += float((head(out).argmax(1) == y).sum())
+            sums["near"] += float(count_correct(head(out), y))
             sums["n"] += len(y)
             for tol in rec:
                 for i, v in enumerate(spike_recovery(out, tgt, tol)):

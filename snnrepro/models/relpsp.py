@@ -39,17 +39,37 @@ class _Flatten(nn.Module):
 class RelPspNet(nn.Module):
     """Latency-coded input times -> ReL-PSP layers -> scores ``-t_out`` ``[B, classes]``."""
 
-    def __init__(self, layers: nn.Sequential, flatten_input: bool, t_max: float) -> None:
+    def __init__(
+        self,
+        layers: nn.Sequential,
+        flatten_input: bool,
+        t_max: float,
+        silent_output: str = "zero",
+        silent_slope: float = 1.0,
+    ) -> None:
         super().__init__()
+        if silent_output not in SILENT_OUTPUT:
+            raise ArchError(f"relpsp: silent_output must be one of {', '.join(SILENT_OUTPUT)}, got {silent_output!r}")
+        if not silent_slope > 0:
+            raise ArchError(f"relpsp: silent_slope must be positive, got {silent_slope}")
         self.layers = layers
         self.flatten_input = flatten_input
         self.t_max = t_max
+        self.silent_output = silent_output
+        self.silent_slope = silent_slope
 
     def _prepare(self, t_in: torch.Tensor) -> torch.Tensor:
         return t_in.flatten(1) if self.flatten_input else t_in
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
-        return -self.layers(self._prepare(t_in))
+        t = self._prepare(t_in)
+        for layer in self.layers[:-1]:
+            t = layer(t)
+        out = self.layers[-1]
+        t_out = out(t)
+        if self.silent_output == "window_end" and torch.is_grad_enabled():
+            t_out = window_end_times(t_out, t, out.weight, self.t_max, self.silent_slope)
+        return -t_out
 
     def spike_times(self, t_in: torch.Tensor) -> list[torch.Tensor]:
         """Spike times of every ReL-PSP layer (hidden ones first, output last), each ``[B, ...]``."""
@@ -59,6 +79,32 @@ class RelPspNet(nn.Module):
             if isinstance(layer, RelPspDense | RelPspConv2d):
                 out.append(t)
         return out
+
+
+#: what an output neuron that stays silent in the window gives back to the loss (see :func:`window_end_times`).
+SILENT_OUTPUT = ("zero", "window_end")
+
+
+def window_end_times(
+    t_out: torch.Tensor, t_in: torch.Tensor, weight: torch.Tensor, t_max: float, slope: float
+) -> torch.Tensor:
+    """Silent output neurons read as firing at the window's end, with a gradient (option ``window_end``).
+
+    The value is unchanged (``t_max``).  The gradient is that of the linear extrapolation
+    ``t_hat = t_max - (V(t_max) - theta) / slope`` with the potential at the window's end
+    ``V(t_max) = sum_i w_i relu(t_max - t_i)`` (Eq. 10 at ``t = t_max`` over every input that spiked):
+    ``d t_hat / d w_i = -relu(t_max - t_i) / slope`` and ``d t_hat / d t_i = w_i [t_i < t_max] / slope``.
+    So a silent target is pulled towards firing instead of its rivals being pushed to silence, which is
+    the exit that Eq. 14 (zero gradient for a silent neuron) leaves open under Eq. 13's loss.  This is the
+    convention of S4NN-style temporal-coding work for output neurons that do not fire; the STDBP paper
+    does not say how it treats them (docs/stdbp.md has the experiment that chose it).  Firing neurons keep
+    their exact Eq. 14-15 gradients.
+    """
+    silent = t_out >= t_max
+    if not bool(silent.any()):
+        return t_out
+    v_end = torch.relu(t_max - t_in.clamp(max=t_max)) @ weight
+    return torch.where(silent, t_out - (v_end - v_end.detach()) / slope, t_out)
 
 
 @MODELS.register("relpsp")
@@ -74,13 +120,17 @@ def build(
     padding: str = "valid",
     chunk: int | None = None,
     reference: bool = False,
+    silent_output: str = "zero",
+    silent_slope: float = 1.0,
 ) -> nn.Module:
     """Build a ReL-PSP network for ``arch`` (e.g. ``784-400-10``, ``28x28-6C5-P2-16C5-P2-1024-128-10``).
 
     Params: ``theta`` threshold; ``t_max`` simulation window (silent neurons output ``t_max``);
     ``init``/``gain``/``mean`` weight init N(mean/fan_in, gain^2/fan_in); ``padding`` valid | same
     (padding = no spike); ``chunk`` inputs per scan step of the fast kernel (``None``: chosen per layer);
-    ``reference`` the slow reference kernel (tests).
+    ``reference`` the slow reference kernel (tests); ``silent_output`` ``zero`` (Eq. 14: a silent
+    output neuron has no gradient) or ``window_end`` (:func:`window_end_times`), ``silent_slope`` its
+    assumed ``dV/dt`` at the window's end.
     """
     if padding not in ("same", "valid"):
         raise ArchError(f"relpsp: padding must be 'same' or 'valid', got {padding!r}")
@@ -128,4 +178,4 @@ def build(
             cur = (ly.width,)
         elif isinstance(ly, Dropout | Voting | Input):
             raise ArchError(f"relpsp: token {ly} is not supported in {arch!r}")
-    return RelPspNet(seq, flatten_input, float(t_max))
+    return RelPspNet(seq, flatten_input, float(t_max), silent_output, float(silent_slope))

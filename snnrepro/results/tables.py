@@ -15,6 +15,16 @@ import pandas as pd
 
 from snnrepro.engine.checkpoint import atomic_write_bytes
 from snnrepro.results.record import RunRecord, iter_records
+from snnrepro.results.verdict import (
+    PROFILE_ORDER,
+    UNSTABLE_DROP_PP,
+    RowVerdict,
+    by_profile,
+    gap,
+    mean_std,
+    metric_value,
+    row_verdict,
+)
 from snnrepro.spec import Spec
 
 RUN_COLUMNS = [
@@ -35,10 +45,6 @@ RUN_COLUMNS = [
     "git_commit",
     "finished_at",
 ]
-#: profile preference when several exist for one row: the paper's budget first.
-PROFILE_ORDER = ("full", "custom", "quick", "smoke")
-
-
 def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
     rows = [{c: getattr(r, c) for c in RUN_COLUMNS} for r in records]
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
@@ -52,125 +58,149 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _metric(r: RunRecord, metric: str) -> float | None:
-    """The spec's metric of one run (``best_test_acc`` falls back to the final accuracy when absent)."""
-    v = getattr(r, metric, None)
-    return r.test_acc if v is None else v
+def _baselines(specs: list[Spec]) -> set[str]:
+    return {s.baseline for s in specs if s.baseline}
 
 
-def row_summary(spec: Spec, records: list[RunRecord]) -> dict[str, object]:
-    """One comparison row: the best available profile's mean ± std over seeds, Δ and status.
+def row_summary(
+    spec: Spec,
+    records: list[RunRecord],
+    *,
+    all_specs: list[Spec] | None = None,
+    min_seeds: int | None = None,
+    verdicts: dict[str, RowVerdict] | None = None,
+) -> dict[str, object]:
+    """One comparison row (:mod:`snnrepro.results.verdict`): best available profile's mean ± std over the
+    finished seeds, final beside best, seeds counted by status, Δ, the claimed gap, provenance flags.
 
-    ``spec`` must be the full-profile spec: a run labelled ``full`` counts as the paper's
-    budget only if its spec hash equals this spec's; a full run with overridden keys
-    (``--set``, ``--epochs``) is reported under the profile name ``custom``.
+    ``spec`` must be the full-profile spec: a run labelled ``full`` counts as the paper's budget only if
+    its spec hash equals this spec's; a full run with overridden keys (``--set``, ``--epochs``) is
+    reported under the profile name ``custom``.
     """
-    mine = [r for r in records if r.id == spec.id]
-    by_profile: dict[str, list[RunRecord]] = defaultdict(list)
-    full_hash = spec.hash()
-    for r in mine:
-        by_profile["custom" if r.profile == "full" and r.spec_hash != full_hash else r.profile].append(r)
-    out: dict[str, object] = {
+    pool = all_specs if all_specs is not None else [spec]
+    cache = verdicts if verdicts is not None else {}
+
+    def verdict_of(s: Spec) -> RowVerdict:
+        if s.id not in cache:
+            cache[s.id] = row_verdict(s, records, min_seeds=min_seeds, is_baseline=s.id in _baselines(pool))
+        return cache[s.id]
+
+    v = verdict_of(spec)
+    g = None
+    if spec.baseline:
+        base_spec = next((s for s in pool if s.id == spec.baseline), None)
+        g = gap(spec, v, base_spec, verdict_of(base_spec) if base_spec else None)
+    return {
         "id": spec.id,
         "row": spec.row,
         "dataset": spec.dataset.name,
         "arch": spec.model.arch,
         "reported": spec.reported,
-        "profile": "",
-        "n": 0,
-        "mean": None,
-        "std": None,
-        "delta": None,
-        "status": "not run",
+        "profile": v.profile,
+        "n": v.n,
+        "seeds_required": v.seeds_required,
+        "seeds": v.seeds,
+        "mean": v.mean,
+        "std": v.std,
+        "final": v.final_mean,
+        "delta": v.delta,
+        "baseline": spec.baseline or "",
+        "gap_measured": g.measured if g else None,
+        "gap_reported": g.reported if g else None,
+        "gap": g.verdict if g else "",
+        "status": v.status,
+        "flags": "; ".join(v.flags),
     }
-    notes: list[str] = []
-    for profile in PROFILE_ORDER:
-        runs = by_profile.get(profile)
-        if not runs:
-            continue
-        ok = [r for r in runs if r.status == "ok" and r.data_source == "real"]
-        out["profile"] = profile
-        if not ok:
-            statuses = sorted({r.status if r.data_source == "real" else "stand-in data" for r in runs})
-            best = [v for r in runs if r.data_source == "real" and (v := _metric(r, spec.metric)) is not None]
-            partial = f" (best {100 * max(best):.2f} after {max(r.epochs for r in runs)} epochs)" if best else ""
-            notes.append(f"{profile}: " + "/".join(statuses) + partial)
-            out["status"] = notes[-1]
-            continue
-        vals = [100.0 * v for r in ok if (v := _metric(r, spec.metric)) is not None]
-        if not vals:
-            out["status"] = f"{profile}: no metric"
-            continue
-        mean = sum(vals) / len(vals)
-        std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
-        out.update(n=len(vals), mean=mean, std=std)
-        if spec.reported is not None:
-            out["delta"] = mean - spec.reported
-        if profile != "full":
-            used = sorted({(r.spec.get("dataset") or {}).get("name", "?") for r in ok} - {spec.dataset.name})
-            out["status"] = f"{profile}-only" + (f" (on {', '.join(used)})" if used else "")
-            if used:  # another dataset: a difference to the paper's number would mean nothing
-                out["delta"] = None
-        elif spec.reported is None:
-            out["status"] = "measured"
-        elif mean >= spec.reported - spec.tolerance:
-            out["status"] = "reproduced"
-        else:
-            out["status"] = "below"
-        if notes:  # a better budget exists but did not finish: say so next to what is shown
-            out["status"] = f"{out['status']}; {'; '.join(notes)}"
-        break
-    return out
 
 
-def comparison_frame(specs: list[Spec], records: list[RunRecord]) -> pd.DataFrame:
-    rows = []
+def comparison_frame(
+    specs: list[Spec], records: list[RunRecord], *, all_specs: list[Spec] | None = None, min_seeds: int | None = None
+) -> pd.DataFrame:
+    rows, cache = [], {}
     for spec in specs:
-        s = row_summary(spec, records)
+        s = row_summary(spec, records, all_specs=all_specs or specs, min_seeds=min_seeds, verdicts=cache)
         s["paper"], s["table"], s["kind"] = spec.paper, spec.table, "row"
         rows.append(s)
     return pd.DataFrame(rows)
 
 
-def markdown_tables(specs: list[Spec], records: list[RunRecord], title: str) -> str:
+def _here(s: dict[str, object]) -> str:
+    if s["mean"] is None:
+        return "–"
+    std = f" ± {_fmt(s['std'])}" if s["std"] is not None else ""  # type: ignore[arg-type]
+    return f"{_fmt(s['mean'])}{std}"  # type: ignore[arg-type]
+
+
+def _gap(s: dict[str, object]) -> str:
+    if not s["baseline"]:
+        return ""
+    m, r = s["gap_measured"], s["gap_reported"]
+    here = "–" if m is None else f"{m:+.2f}"
+    paper = "–" if r is None else f"{r:+.2f}"
+    return f"{here} vs {paper} (`{s['baseline']}`): {s['gap']}"
+
+
+def markdown_tables(
+    specs: list[Spec],
+    records: list[RunRecord],
+    title: str,
+    *,
+    all_specs: list[Spec] | None = None,
+    min_seeds: int | None = None,
+) -> str:
     """One Markdown table per (paper, table), with the paper's cited baselines as reference rows."""
     groups: dict[tuple[str, str], list[Spec]] = defaultdict(list)
     for spec in specs:
         groups[(spec.paper, spec.table)].append(spec)
     lines = [f"# {title}", ""]
+    if min_seeds is not None:
+        lines += [f"Verdicts need {min_seeds} finished seed(s) per row (set by --min-seeds), not the spec's.", ""]
     if not groups:
         lines.append("No specs match.")
+    cache: dict[str, RowVerdict] = {}
+    pool = all_specs or specs
     for (paper, table), group in sorted(groups.items()):
         lines += [f"## {paper} — {table}", ""]
-        lines.append("| row | id | dataset | reported % | here % (mean ± std, n) | Δ | profile | status |")
-        lines.append("|---|---|---|---:|---:|---:|---|---|")
+        lines.append(
+            "| row | id | dataset | reported % | here % (mean ± std) | final % | seeds | Δ | gap here vs paper "
+            "| profile | status | flags |"
+        )
+        lines.append("|---|---|---|---:|---:|---:|---|---:|---|---|---|---|")
         for spec in group:
-            s = row_summary(spec, records)
-            here = "–" if s["mean"] is None else f"{_fmt(s['mean'])} ± {_fmt(s['std'])} (n={s['n']})"
+            s = row_summary(spec, records, all_specs=pool, min_seeds=min_seeds, verdicts=cache)
+            seeds = f"{s['seeds']} (needs {s['seeds_required']})" if s["seeds"] else "–"
             lines.append(
-                f"| {spec.row} | `{spec.id}` | {spec.dataset.name} | {_fmt(spec.reported)} | {here} | "
-                f"{_fmt(s['delta'])} | {s['profile'] or '–'} | {s['status']} |"
+                f"| {spec.row} | `{spec.id}` | {spec.dataset.name} | {_fmt(spec.reported)} | {_here(s)} | "
+                f"{_fmt(s['final'])} | {seeds} | {_fmt(s['delta'])} | {_gap(s)} | {s['profile'] or '–'} | "  # type: ignore[arg-type]
+                f"{s['status']} | {s['flags']} |"
             )
-        refs = dict.fromkeys((r.method, r.arch, r.value) for spec in group for r in spec.references)
-        for method, arch, value in refs:
+        refs = dict.fromkeys(
+            (r.method, r.arch, r.value, spec.dataset.name) for spec in group for r in spec.references
+        )
+        for method, arch, value, dataset in refs:
             label = f"{method} {arch}".strip()
-            lines.append(f"| *{label}* (cited baseline) |  |  | {_fmt(value)} |  |  |  | reference |")
+            cells = f"| *{label}* (cited baseline) |  | {dataset} | {_fmt(value)} |"
+            lines.append(cells + "  |  |  |  |  |  | reference |  |")
         lines.append("")
-    lines.append(
-        "Status: *reproduced* = full-profile mean within the spec's tolerance of the paper; *below* = full"
-        " profile, outside it; *custom-only* / *quick-only* / *smoke-only* = only runs with another budget exist"
-        " (not comparable with the paper);"
-        " *not run* = no record. Accuracy is the spec's metric (best or final test accuracy)."
-    )
+    lines.append(VERDICT_LEGEND)
     return "\n".join(lines) + "\n"
 
 
-def _mean_std(vals: list[float]) -> tuple[float | None, float | None]:
-    if not vals:
-        return None, None
-    mean = sum(vals) / len(vals)
-    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
-    return mean, std
+VERDICT_LEGEND = (
+    "Status: *reproduced* = paper's budget (full profile), as many finished seeds as the spec asks for, mean"
+    f" within the spec's tolerance of the paper and no seed collapsed; *below* = the same, outside it; *above* ="
+    " a baseline row above its reported value by more than the tolerance (the paper's claimed gap shrinks);"
+    f" *unstable* = some seed's final accuracy is more than {UNSTABLE_DROP_PP:g} points below its best (a"
+    " collapse), whatever the best; *n=k of m* = only k of the m seeds finished; *custom-only* / *quick-only* /"
+    " *smoke-only* = only runs with another budget exist (not comparable with the paper); *not run* = no"
+    " record.  *here* is the spec's metric: like the papers, *best* accuracy is the best epoch's **test**"
+    " accuracy (chosen on the test set; `train.val_split` chooses the epoch on held-out training data"
+    " instead); *final* is the last epoch's.  Ties (e.g. all outputs silent) count as wrong.  Seeds are"
+    " counted by status (failed, diverged and interrupted ones included).  *gap* = this row minus its"
+    " baseline row, measured vs reported: *holds* when the measured gap reaches the reported one less both"
+    " tolerances.  *flags*: records made on a dirty tree, on a commit whose family code changed since, or"
+    " on several commits."
+)
 
 
 def _has_energy_analysis(spec: Spec) -> bool:
@@ -202,12 +232,9 @@ def energy_rows(specs: list[Spec], records: list[RunRecord]) -> list[dict[str, o
             if _has_energy_analysis(spec):
                 rows.append({**base, "profile": "", "n": 0, "note": "not run"})
             continue
-        by_profile: dict[str, list[RunRecord]] = defaultdict(list)
-        full_hash = spec.hash()
-        for r in mine:
-            by_profile["custom" if r.profile == "full" and r.spec_hash != full_hash else r.profile].append(r)
+        groups = by_profile(spec, mine)
         for profile in PROFILE_ORDER:
-            runs = by_profile.get(profile)
+            runs = groups.get(profile)
             if not runs:
                 continue
             with_energy = [r for r in runs if isinstance(r.metrics.get("energy"), dict)]
@@ -220,14 +247,14 @@ def energy_rows(specs: list[Spec], records: list[RunRecord]) -> list[dict[str, o
                 rows.append(row)
                 continue
             en = [r.metrics["energy"] for r in with_energy]
-            acc = [100.0 * v for r in with_energy if (v := _metric(r, spec.metric)) is not None]
-            row["acc_mean"], row["acc_std"] = _mean_std(acc)
+            acc = [100.0 * v for r in with_energy if (v := metric_value(r, spec.metric)) is not None]
+            row["acc_mean"], row["acc_std"] = mean_std(acc)
             for key in ("firing_rate", "ee_paper", "ee_synops", "T"):
                 vals = [float(e[key]) for e in en if isinstance(e.get(key), int | float)]
-                row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(vals)
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(vals)
             layers = sorted({k for e in en for k in e if k.startswith("rate_lif")}, key=lambda k: int(k[8:]))
             row["layer_rates"] = " / ".join(
-                _fmt(_mean_std([float(e[k]) for e in en if k in e])[0], 3) for k in layers
+                _fmt(mean_std([float(e[k]) for e in en if k in e])[0], 3) for k in layers
             )
             for key in ("reported_firing_rate", "reported_ee"):
                 if row[key] is None:

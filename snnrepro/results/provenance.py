@@ -1,0 +1,83 @@
+"""Provenance marks for run records: dirty tree, family code changed since, mixed commits.
+
+A record stores the commit it ran on (``git_commit``, ``+dirty`` when the tree had uncommitted
+changes).  A table marks a row whose records
+
+* were made on a dirty tree (the code that ran is not in any commit),
+* ran on a commit after which the code of the row's neuron family, model or learning rule changed
+  (``git diff <commit> HEAD -- <family files>``), or
+* mix commits across seeds (the mean is over different code).
+
+Where git or the commit is not available (an installed wheel, a shallow clone) the mark says so
+instead of passing the record as current.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from snnrepro.results.record import RunRecord
+from snnrepro.spec import Spec
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def family_paths(spec: Spec) -> tuple[str, ...]:
+    """Package files whose change alters what the row's runs computed (neuron family, model, rule)."""
+    fam, rule = spec.model.family, spec.rule.name
+    found = [
+        *sorted(_PACKAGE.glob(f"neurons/{fam}*")),
+        *sorted(_PACKAGE.glob(f"models/{fam}*")),
+        *sorted(_PACKAGE.glob(f"rules/{rule}*")),
+    ]
+    return tuple(str(p.relative_to(_PACKAGE.parent)) for p in found)
+
+
+@cache
+def _git(*args: str) -> tuple[int, str]:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=_PACKAGE, capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return -1, ""
+    return out.returncode, out.stdout.strip()
+
+
+@cache
+def changed_since(commit: str, paths: tuple[str, ...]) -> bool | None:
+    """Whether ``paths`` differ between ``commit`` and ``HEAD``; ``None`` when git cannot tell."""
+    if not commit or commit == "unknown" or not paths:
+        return None
+    code, _ = _git("cat-file", "-e", f"{commit}^{{commit}}")
+    if code != 0:
+        return None
+    code, _ = _git("diff", "--quiet", commit, "HEAD", "--", *paths)
+    return code == 1 if code in (0, 1) else None
+
+
+def provenance_flags(spec: Spec, runs: list[RunRecord]) -> list[str]:
+    """Marks for the records behind one row (empty when all ran on one clean, current commit)."""
+    flags: list[str] = []
+    commits = sorted({r.git_commit for r in runs})
+    dirty = sorted(r.seed for r in runs if r.git_commit.endswith("+dirty"))
+    if dirty:
+        flags.append("dirty tree: seed " + ", ".join(map(str, dirty)))
+    if len(commits) > 1:
+        flags.append(f"mixed commits ({len(commits)})")
+    paths = family_paths(spec)
+    stale, unknown = [], []
+    for c in commits:
+        base = c.removesuffix("+dirty")
+        state = changed_since(base, paths)
+        if state is None:
+            unknown.append(base or "unknown")
+        elif state:
+            stale.append(base)
+    if stale:
+        flags.append("family code changed since " + ", ".join(stale))
+    if unknown:
+        flags.append("commit not verifiable: " + ", ".join(unknown))
+    return flags
