@@ -94,16 +94,64 @@ def test_paper_structures_shapes_and_dense_as_flatten() -> None:
         build("16C3-MP2-7", (1, 8, 8), 10)
 
 
+@pytest.mark.parametrize("backend", ["fused", "autograd"])
+def test_gradient_modes_match_hand_computed_values(backend: str) -> None:
+    """``gradient=`` reaches the neurons: dL/dw of a one-layer net against Eq. 9-10 worked out by hand.
+
+    Input 1 for T = 3 steps, weights 0.3 and 0.6 (bias 0), lambda 0.9, threshold 0.5, hard reset to 0,
+    L = sum of the two rates (dL/do_t = 1/3).  Neuron A: h = 0.3, 0.57, 0.3 -> spikes 0, 1, 0.
+    Neuron B: h = 0.6 every step -> spikes 1, 1, 1.  dL/dw = sum_t dL/dh_t (x_t = 1).
+
+    * baseline: rectangular surrogate (1 on 0 < h < 1), reset differentiated (du/do = -h, du/dh = 1 - o):
+      A: dL/dh_2 = 1/3; dL/dh_1 = 1/3 - 0.9 (1/3) 0.57 = 0.16233; dL/dh_0 = 1/3 - 0.9 * 0.16233 * 0.3
+      + 0.9 * 0.16233 = 0.43560 -> 0.93127.  B: 1/3; 1/3 - 0.9 (1/3) 0.6 = 0.15333;
+      1/3 - 0.9 * 0.15333 * 0.6 = 0.25053 -> 0.73720.
+    * bpsa (Eq. 9, reset detached): do/dh = 1/h where fired, else 0.  A: only t = 1 fired:
+      dL/dh_1 = (1/3)/0.57, dL/dh_0 = 0.9 dL/dh_1 -> 1.9/(3 * 0.57) = 1.11111.  B: 3 * (1/3)/0.6 = 1.66667.
+    * bpsa_bpta (Eq. 10, alpha 0.2): A unchanged (no spike at t with one at t + 1).  B: dL/dh_2 = 0.55556;
+      dL/dh_1 = (1/3 + 0.9 * 0.2 * 0.55556)/0.6 = 0.72222; dL/dh_0 = (1/3 + 0.18 * 0.72222)/0.6 = 0.77222 -> 2.05.
+    """
+    want = {"baseline": [0.93127, 0.73720], "bpsa": [1.11111, 1.66667], "bpsa_bpta": [1.11111, 2.05]}
+    for mode, grads in want.items():
+        net = build("2", (1, 1, 1), 2, gradient=mode, relu=False, bn=False, voters=1, backend=backend)
+        lin = next(m for m in net.modules() if isinstance(m, torch.nn.Linear))
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor([[0.3], [0.6]]))
+            lin.bias.zero_()
+        rates = net(Direct(T=3)(torch.ones(1, 1, 1, 1)))
+        torch.testing.assert_close(rates, torch.tensor([[1 / 3, 1.0]]))
+        rates.sum().backward()
+        torch.testing.assert_close(lin.weight.grad.flatten(), torch.tensor(grads), atol=2e-5, rtol=0, msg=mode)
+
+
 def test_forward_backward_small_nets_all_modes() -> None:
+    """Every mode reaches every node (also in the ResNet) and gives gradients that differ from the others'."""
     torch.manual_seed(0)
     x = Direct(T=3)(torch.rand(2, 3, 8, 8))
     small = "8C3-MP2-16C3-AP2-32FC-DP-10Voting"
-    for mode, arch in (("baseline", small), ("bpsa", small), ("bpsa_bpta", small), ("bpsa_bpta", "resnet18")):
-        net = build(arch, (3, 8, 8), 10, gradient=mode)
-        s = net(x)
-        assert s.shape == (2, 10) and 0 <= s.min() and s.max() <= 1
-        F.mse_loss(s, torch.eye(10)[:2]).backward()
-        assert all(p.grad is not None for p in net.parameters())
+    grads: dict[tuple[str, str], torch.Tensor] = {}
+    for arch in (small, "resnet18"):
+        torch.manual_seed(1)
+        init = build(arch, (3, 8, 8), 10).state_dict()
+        outs: dict[str, torch.Tensor] = {}
+        for mode in ("baseline", "bpsa", "bpsa_bpta"):
+            net = build(arch, (3, 8, 8), 10, gradient=mode)
+            net.load_state_dict(init)
+            lifs = [m for m in net.modules() if isinstance(m, LIF)]
+            assert lifs and all(m.cfg.adjust == ("none" if mode == "baseline" else mode) for m in lifs)
+            assert all(m.cfg.detach_reset == (mode != "baseline") for m in lifs)
+            torch.manual_seed(2)  # same dropout mask in every mode
+            s = net(x)
+            assert s.shape == (2, 10) and 0 <= s.min() and s.max() <= 1
+            outs[mode] = s.detach()
+            F.mse_loss(s, torch.eye(10)[:2]).backward()
+            assert all(p.grad is not None for p in net.parameters())
+            grads[arch, mode] = torch.cat([p.grad.flatten() for p in net.parameters()])
+        assert torch.equal(outs["bpsa"], outs["baseline"]) and torch.equal(outs["bpsa_bpta"], outs["baseline"])
+        # same forward (the modes differ only in backward), measurably different gradients
+        for a, b in (("baseline", "bpsa"), ("bpsa", "bpsa_bpta"), ("baseline", "bpsa_bpta")):
+            rel = (grads[arch, a] - grads[arch, b]).norm() / grads[arch, a].norm()
+            assert rel > 0.01, (arch, a, b, float(rel))
 
 
 def test_reusable_builder_with_another_node() -> None:
