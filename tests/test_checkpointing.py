@@ -8,6 +8,7 @@ import torch
 from snnrepro.benches.lif import saved_mb
 from snnrepro.models.lif import build
 from snnrepro.models.multistep import CheckpointedSequential
+from snnrepro.neurons.lif import LIF
 
 
 @pytest.mark.parametrize(
@@ -43,9 +44,51 @@ def test_checkpointed_network_equals_plain_network(arch: str, shape: tuple[int, 
     assert saved_mb(ckpt, x) < 0.5 * saved_mb(plain, x)
 
 
-def test_checkpointing_is_off_in_eval_and_no_grad() -> None:
+def test_checkpointing_is_off_in_eval_and_no_grad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only training with gradients checkpoints: elsewhere no torch checkpoint call, no recomputation, the
+    plain network's saved tensors.  Recomputations are counted as extra forward calls of the LIF nodes."""
+    import snnrepro.models.multistep as multistep
+
+    checkpoints = 0
+    real_checkpoint = multistep.checkpoint
+
+    def counting_checkpoint(*args: object, **kwargs: object) -> torch.Tensor:
+        nonlocal checkpoints
+        checkpoints += 1
+        return real_checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(multistep, "checkpoint", counting_checkpoint)
     torch.manual_seed(0)
-    net = build("8C3-MP2-10", (1, 8, 8), 10, checkpoint=True).eval()
-    x = torch.rand(3, 2, 1, 8, 8)
-    with torch.no_grad():
-        assert net(x).shape == (2, 10)
+    arch = "8C3-MP2-16C3-10"
+    plain = build(arch, (1, 8, 8), 10)
+    net = build(arch, (1, 8, 8), 10, checkpoint=True)
+    net.load_state_dict(plain.state_dict())
+    lifs = [m for m in net.modules() if isinstance(m, LIF)]
+    segments = len(net.body.segments())
+    assert len(lifs) == 3 and segments == 3
+    node_calls = 0
+
+    def count(*_: object) -> None:
+        nonlocal node_calls
+        node_calls += 1
+
+    for m in lifs:
+        m.register_forward_pre_hook(count)  # a pre-hook: the recomputation stops early inside the node
+    x = (torch.rand(3, 2, 1, 8, 8) < 0.5).float()
+    for training, grad in ((True, True), (False, True), (False, False), (True, False)):
+        checkpoints = node_calls = 0
+        net.train(training)
+        plain.train(training)
+        with torch.set_grad_enabled(grad):
+            out = net(x)
+            ref = plain(x)
+            if grad:
+                out.sum().backward()
+        torch.testing.assert_close(out, ref, atol=0, rtol=0)
+        if training and grad:  # the counters see checkpointing where it is on: one recomputation per node
+            assert checkpoints == segments and node_calls == 2 * len(lifs)
+        else:
+            assert checkpoints == 0 and node_calls == len(lifs), (training, grad, checkpoints, node_calls)
+    net.eval()
+    plain.eval()
+    assert saved_mb(net, x) == saved_mb(plain, x) > 0
