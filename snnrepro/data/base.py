@@ -25,6 +25,18 @@ class DatasetMissing(FileNotFoundError):
         super().__init__("\n".join(lines))
 
 
+class DatasetCorrupt(ValueError):
+    """A placed or cached dataset file is damaged or not what it should be; the message is one line.
+
+    It names the file, what is wrong with it and, when known, the md5 the file must have.
+    """
+
+    def __init__(self, path: Path | str, reason: str, md5: str | None = None, hint: str = "") -> None:
+        self.path = Path(path)
+        expect = f"; expected md5 {md5}" if md5 else ""
+        super().__init__(f"{path}: {reason}{expect}; replace the file{f' ({hint})' if hint else ''}")
+
+
 @dataclass
 class DataBundle:
     """Train and test splits plus what a model factory needs to know about them.

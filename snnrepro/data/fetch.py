@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import shutil
+import stat
+import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +140,95 @@ def ensure_files(
         raise DatasetMissing(dataset, folder, [rf.describe() for rf in missing], text)
 
 
+class UnsafeArchive(ValueError):
+    """An archive member would land outside its folder, or is a link, device or bomb; nothing was extracted."""
+
+
+def _escapes(name: str) -> bool:
+    """True for an absolute name, a Windows drive, or one whose ``..`` parts climb out of the archive's root."""
+    if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return True
+    depth = 0
+    for part in name.replace("\\", "/").split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def _check_tar_member(m: tarfile.TarInfo) -> str | None:
+    """Why ``m`` may not be extracted (None: it may)."""
+    if _escapes(m.name) or ".." in m.name.replace("\\", "/").split("/"):
+        return "its path leaves the destination folder (absolute or '..')"
+    if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
+        return "it is a device or FIFO"
+    if m.issym():
+        target = posixpath.join(posixpath.dirname(m.name), m.linkname)
+        if m.linkname.startswith("/") or _escapes(target):
+            return f"it is a symbolic link to {m.linkname!r}, outside the destination folder"
+    if m.islnk() and _escapes(m.linkname):
+        return f"it is a hard link to {m.linkname!r}, outside the destination folder"
+    if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+        return "it is not a file, folder or link"
+    return None
+
+
+def _check_size(archive: Path, dest: Path, total: int) -> None:
+    free = shutil.disk_usage(dest).free
+    if total > free:
+        raise UnsafeArchive(
+            f"{archive}: unpacks to {total:,} bytes but {dest} has only {free:,} bytes free; nothing extracted"
+        )
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Unpack a zip or tar (any compression) into ``dest`` after checking every member.
+
+    Refused (:class:`UnsafeArchive`, nothing extracted): absolute paths, ``..``, links that point
+    outside ``dest``, devices and FIFOs, zip symlinks, archives larger than the free space.  Tar
+    members are then extracted through the tarfile ``data`` filter (which also clears setuid, setgid
+    and sticky bits and group/other write); zip members never carry permission bits.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                mode = info.external_attr >> 16
+                if _escapes(info.filename) or ".." in info.filename.replace("\\", "/").split("/"):
+                    raise UnsafeArchive(f"{archive}: member {info.filename!r} refused: its path leaves the "
+                                        "destination folder (absolute or '..'); nothing extracted")
+                if stat.S_ISLNK(mode):
+                    raise UnsafeArchive(f"{archive}: member {info.filename!r} refused: it is a symbolic link; "
+                                        "nothing extracted")
+            _check_size(archive, dest, sum(i.file_size for i in infos))
+            zf.extractall(dest)
+        return
+    try:
+        tf = tarfile.open(archive)
+    except (tarfile.TarError, OSError) as exc:
+        raise UnsafeArchive(f"{archive}: not a zip or tar archive ({exc}); nothing extracted") from None
+    with tf:
+        members = tf.getmembers()
+        for m in members:
+            why = _check_tar_member(m)
+            if why:
+                raise UnsafeArchive(f"{archive}: member {m.name!r} refused: {why}; nothing extracted")
+        _check_size(archive, dest, sum(m.size for m in members if m.isfile()))
+        if hasattr(tarfile, "data_filter"):
+            tf.extractall(dest, filter="data")
+        else:  # Python without extraction filters: the checks above plus no special mode bits
+            for m in members:
+                m.mode &= 0o755
+            tf.extractall(dest)
+
+
 def extract_once(archive: Path, dest: Path) -> None:
-    """Unpack ``archive`` into ``dest`` unless a completed extraction of it is recorded there.
+    """Unpack ``archive`` into ``dest`` (safely: :func:`safe_extract`) unless a completed extraction is recorded.
 
     The marker ``.extracted-<archive name>`` is written last, so an interrupted extraction is redone.
     """
@@ -145,5 +236,5 @@ def extract_once(archive: Path, dest: Path) -> None:
     if marker.is_file():
         return
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.unpack_archive(str(archive), str(dest))
+    safe_extract(archive, dest)
     marker.write_text(f"{archive.name}\n")

@@ -1,9 +1,15 @@
 """Atomic, checksummed checkpoints with fallback to the previous good one.
 
 Each save writes ``<name>.pt`` via a temporary file and ``os.replace`` (never a torn
-file), records its SHA-256 beside it, and keeps the previous checkpoint as
-``<name>.prev.pt``.  Loading verifies the checksum and falls back to the previous one
-with a warning when the newest is truncated or corrupted.
+file, and no temporary file left behind when the write fails, e.g. on a full disk), records
+its SHA-256 beside it, and keeps the previous checkpoint as ``<name>.prev.pt``.  Loading
+verifies the checksum and falls back to the previous one with a warning when the newest is
+truncated or corrupted.
+
+A checkpoint holds tensors and plain data only (dicts, lists, numbers, strings: the RNG
+states too, see :func:`snnrepro.engine.seeding.rng_state`) and is read with
+``torch.load(weights_only=True)``: the checksum only detects damage (anyone can recompute
+it), so a checkpoint whose pickle would import or call anything is refused, never run.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pickle
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,14 +30,39 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint (missing, truncated or corrupted)."""
 
 
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` all at once: a temporary file, fsync, rename; on failure the temporary file is removed."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    """``dst`` becomes a copy of ``src`` at once (a hard link where possible: no space needed)."""
+    tmp = _tmp_name(dst)
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _digest(data: bytes) -> str:
@@ -41,8 +74,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     torch.save(state, buf)
     data = buf.getvalue()
     if path.exists() and path.with_suffix(".sha256").exists():
-        shutil.copyfile(path, path.with_suffix(".prev.pt"))
-        shutil.copyfile(path.with_suffix(".sha256"), path.with_suffix(".prev.sha256"))
+        atomic_copy(path, path.with_suffix(".prev.pt"))
+        atomic_copy(path.with_suffix(".sha256"), path.with_suffix(".prev.sha256"))
     atomic_write_bytes(path, data)
     atomic_write_bytes(path.with_suffix(".sha256"), _digest(data).encode())
 
@@ -55,7 +88,17 @@ def _read_verified(path: Path, sums: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checksum file {sums.name} is missing")
     if _digest(data) != sums.read_text().strip():
         raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupted file)")
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        why = f" (it would import {found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused to load: it holds objects other than tensors and plain data{why}; an older"
+            " snnrepro or someone else wrote it: remove it or run without --resume"
+        ) from None
+    except Exception as exc:  # a valid checksum over bytes that are not a torch checkpoint
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, Any], list[str]]:
