@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from enum import Enum
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from snnrepro.results.record import RunRecord, iter_records, read_record, record_path, results_root
 from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
+from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: which are present, missing or downloadable.")
@@ -56,12 +58,26 @@ def _all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
 
 
 # --------------------------------------------------------------------------- list / show
+#: ``list`` at any width: the id is never cut; the row text folds, then the row and dataset columns go
+LIST_COLUMNS = [
+    Col("paper", "paper", wrap="none"),
+    Col("dataset", "dataset", wrap="none", drop=2),
+    Col("id", "id", wrap="none"),
+    Col("table / row", "table_row", wrap="fold", drop=1),
+    Col("reported %", "reported_text", wrap="none", justify="right"),
+    Col("results", "results_text"),
+]
+
+
 @app.command("list")
 @user_errors
 def list_cmd(
     paper: str | None = typer.Option(None, help="only this paper (rsn, stdbp, brp, bpsta, iir)"),
     dataset: str | None = typer.Option(None, help="only this dataset"),
     results: Path | None = typer.Option(None, help="results folder (default ./results or $SNNREPRO_RESULTS)"),
+    format_: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", help="table (fits the terminal; ids are never cut) | json | tsv (all columns)"
+    ),
 ) -> None:
     """Every spec, grouped by paper and dataset, with its reported number and whether results exist."""
     specs, errors = _all_specs()
@@ -69,16 +85,23 @@ def list_cmd(
     have: dict[str, set[str]] = {}
     for r in records:
         have.setdefault(r.id, set()).add(r.profile)
-    table = Table(title="snnrepro experiments")
-    for col in ("paper", "dataset", "id", "table / row", "reported %", "results"):
-        table.add_column(col)
+    rows = []
     for s in sorted(specs, key=lambda s: (s.paper, s.dataset.name, s.id)):
         if paper and s.paper != paper or dataset and s.dataset.name != dataset:
             continue
-        rep = "–" if s.reported is None else f"{s.reported:.2f}"
-        profiles = ", ".join(p for p in PROFILES if p in have.get(s.id, set())) or "–"
-        table.add_row(s.paper, s.dataset.name, s.id, f"{s.table}: {s.row}", rep, profiles)
-    Console().print(table)
+        rows.append(
+            {
+                "paper": s.paper, "dataset": s.dataset.name, "id": s.id, "table": s.table, "row": s.row,
+                "table_row": f"{s.table}: {s.row}", "reported": s.reported,
+                "reported_text": "–" if s.reported is None else f"{s.reported:.2f}",
+                "results": [p for p in PROFILES if p in have.get(s.id, set())],
+            }
+        )  # fmt: skip
+        rows[-1]["results_text"] = ", ".join(rows[-1]["results"]) or "–"
+    if format_ is OutputFormat.table:
+        print_rows(LIST_COLUMNS, rows, title="snnrepro experiments")
+    else:
+        sys.stdout.write(format_rows(rows, ["paper", "dataset", "id", "table", "row", "reported", "results"], format_))
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     if errors:
@@ -157,27 +180,33 @@ class RichProgress:
             self.progress.stop()
 
 
-def _summary_table(records: list[RunRecord]) -> Table:
-    t = Table(title="run summary")
-    for col in ("id", "profile", "seed", "status", "final %", "best % (epoch)", "epochs", "wall s", "device", "data"):
-        t.add_column(col)
-    for r in records:
-        fin = "–" if r.test_acc is None else f"{100 * r.test_acc:.2f}"
-        best = "–" if r.best_test_acc is None else f"{100 * r.best_test_acc:.2f} ({r.best_epoch})"
-        colour = {"ok": "green", "diverged": "red", "interrupted": "yellow"}.get(r.status, "red")
-        t.add_row(
-            r.id,
-            r.profile,
-            str(r.seed),
-            f"[{colour}]{r.status}[/]",
-            fin,
-            best,
-            f"{r.epochs}/{r.epochs_planned}",
-            f"{r.wall_s:.1f}",
-            r.device,
-            r.data_source,
-        )
-    return t
+#: the run summary at any width: id and status are never cut; device, wall time, data and epochs go first
+SUMMARY_COLUMNS = [
+    Col("id", "id", wrap="none"),
+    Col("profile", "profile", wrap="none", drop=6),
+    Col("seed", "seed", wrap="none", justify="right"),
+    Col("status", "status", wrap="none", style=lambda s: {"ok": "green", "interrupted": "yellow"}.get(s, "red")),
+    Col("final %", "final", wrap="none", justify="right"),
+    Col("best % (epoch)", "best", justify="right", drop=5),
+    Col("epochs", "epochs", wrap="none", justify="right", drop=4),
+    Col("wall s", "wall_s", wrap="none", justify="right", drop=2),
+    Col("device", "device", drop=1),
+    Col("data", "data", drop=3),
+]
+
+
+def _print_summary(records: list[RunRecord]) -> None:
+    rows = [
+        {
+            "id": r.id, "profile": r.profile, "seed": str(r.seed), "status": r.status,
+            "final": "–" if r.test_acc is None else f"{100 * r.test_acc:.2f}",
+            "best": "–" if r.best_test_acc is None else f"{100 * r.best_test_acc:.2f} ({r.best_epoch})",
+            "epochs": f"{r.epochs}/{r.epochs_planned}", "wall_s": f"{r.wall_s:.1f}", "device": r.device,
+            "data": r.data_source,
+        }
+        for r in records
+    ]  # fmt: skip
+    print_rows(SUMMARY_COLUMNS, rows, title="run summary", console=err)
 
 
 def _progress_sink(label: str, spec: Spec, seed: int, tensorboard: Path | None, log_every: int | None) -> Any:
@@ -247,7 +276,7 @@ def run_specs(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: records and checkpoints written so far are kept; use --resume")
     if done:
-        err.print(_summary_table(done))
+        _print_summary(done)
     return done
 
 
@@ -300,31 +329,164 @@ def run(
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- cost
+@app.command()
+@user_errors
+def cost(
+    refs: list[str] = typer.Argument(None, metavar="[ID|PAPER ...]", help="default: every spec"),
+    measure: bool = typer.Option(False, "--measure", help="time training steps now and store them"),
+    steps: int = typer.Option(2, min=1, help="timed steps per spec (after one untimed step)"),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    data_root: Path | None = typer.Option(None, help="dataset folder (default $SNNREPRO_DATA or ./data)"),
+    results: Path | None = typer.Option(None, help="results folder"),
+    skip_measured: bool = typer.Option(True, help="with --measure: skip specs already measured at this hash"),
+) -> None:
+    """Full-budget cost of each row (CPU/GPU hours per seed) and what blocks it here.
+
+    With --measure, first times a few training steps of each spec at its batch size on DEVICE (real data
+    when present, else the stand-in of the same shape) into results/cost/<device>.json.
+    """
+    from snnrepro.engine.loop import data_root as resolve_data_root
+    from snnrepro.results.cost import CostContext, load_measurements
+
+    specs, _ = _all_specs()
+    if refs:
+        specs = [s for s in specs if s.id in refs or s.paper in refs]
+        if not specs:
+            raise ValueError(f"no spec has id or paper {' '.join(refs)!r}; `snnrepro list` shows them")
+    root = results_root(results)
+    if measure:
+        import torch
+
+        from snnrepro.engine.device import pick_device
+        from snnrepro.engine.measure import measure_step, write_measurements
+
+        dev = pick_device(device)
+        kind = "cpu" if dev.type == "cpu" else "cuda"
+        path = root / "cost" / f"{kind}.json"
+        done = load_measurements(root).get(kind, {})
+        for s in specs:
+            if skip_measured and done.get(s.id, {}).get("spec_hash") == s.hash():
+                continue
+            try:
+                m = measure_step(s, dev, resolve_data_root(data_root), steps)
+            except (RuntimeError, MemoryError, ValueError, FileNotFoundError) as exc:
+                err.print(f"[red]{s.id}[/]: not measured ({type(exc).__name__}: {escape(str(exc))[:200]})")
+                continue
+            m["threads"] = torch.get_num_threads()
+            write_measurements(path, dev, {s.id: m})
+            err.print(f"{s.id}: {m['step_s']:.3f} s per step of {m['batch_size']} ({m['data']} data)")
+    records = iter_records(root)
+    ctx = CostContext.load(root, resolve_data_root(data_root))
+    rows = [{"id": s.id, "paper": s.paper, **ctx.describe(s, records)} for s in specs]
+    out = Table("id", "paper", "full-budget cost (h per seed x seeds)", "blocked by", box=None)
+    for r in rows:
+        out.add_row(str(r["id"]), str(r["paper"]), str(r["cost"]), str(r["blocker"]) or "–")
+    Console(soft_wrap=not sys.stdout.isatty()).print(out)
+
+
 # --------------------------------------------------------------------------- tables
+def _costs(results: Path | None, data_root: Path | None) -> Any:
+    from snnrepro.engine.loop import data_root as resolve_data_root
+    from snnrepro.results.cost import CostContext
+
+    return CostContext.load(results_root(results), resolve_data_root(data_root))
+
+
+class TableFormat(str, Enum):
+    md = "md"
+    csv = "csv"
+    json = "json"
+    tsv = "tsv"
+    table = "table"
+
+
+#: ``table --format table``: the comparison at the terminal's width (id, reported and here are never cut)
+TABLE_COLUMNS = [
+    Col("id", "id", wrap="none"),
+    Col("dataset", "dataset", wrap="none", drop=3),
+    Col("reported %", "reported", wrap="none", justify="right"),
+    Col("here %", "here", wrap="none", justify="right"),
+    Col("Δ", "delta", wrap="none", justify="right", drop=4),
+    Col("profile", "profile", wrap="none", drop=2),
+    Col("status", "status", wrap="fold"),
+    Col("row", "row", wrap="fold", drop=1),
+]
+
+
+def _table_row(r: dict[str, Any]) -> dict[str, Any]:
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{v:.2f}"
+
+    here = "–" if r.get("mean") is None else pct(r["mean"]) + ("" if r.get("std") is None else f" ± {r['std']:.2f}")
+    return {**r, "reported": pct(r.get("reported")), "here": here, "delta": pct(r.get("delta")),
+            "profile": r.get("profile") or "–"}  # fmt: skip
+
+
 @app.command()
 @user_errors
 def table(
-    key: str = typer.Argument(..., metavar="DATASET|PAPER|ID"),
-    format_: str = typer.Option("md", "--format", help="md | csv"),
+    keys: list[str] = typer.Argument(..., metavar="DATASET|PAPER|ID ..."),
+    format_: TableFormat = typer.Option(
+        TableFormat.md, "--format", help="md | csv | json | tsv (rounded numbers) | table (fits the terminal)"
+    ),
     out: Path | None = typer.Option(None, help="write to this file instead of stdout"),
     results: Path | None = typer.Option(None, help="results folder"),
     energy: bool = typer.Option(False, "--energy", help="energy table (firing rates, E_ANN/E_SNN) instead"),
+    min_seeds: int | None = typer.Option(
+        None, "--min-seeds", min=1, help="finished seeds a verdict needs (default: the spec's train.seeds)"
+    ),
+    data_root: Path | None = typer.Option(None, help="dataset folder for the blocker column (default $SNNREPRO_DATA)"),
 ) -> None:
-    """Paper's reported value vs this toolkit's mean ± std over seeds, Δ and status (or, with --energy, Table 5)."""
-    from snnrepro.results.tables import comparison_frame, energy_frame, energy_markdown, markdown_tables, select_specs
+    """Paper's reported value vs this toolkit's mean ± std over seeds, Δ and status (or, with --energy, Table 5).
+
+    Several keys give one table of their union (e.g. ``table mnist-rsn-mlp mnist-stdbp-mlp400``).
+    """
+    from snnrepro.results.tables import (
+        comparison_frame,
+        csv_text,
+        energy_frame,
+        energy_markdown,
+        markdown_tables,
+        rounded_rows,
+        select_specs,
+    )
 
     specs, _ = _all_specs()
-    chosen = select_specs(specs, key)
-    if not chosen:
-        raise ValueError(f"no spec has paper, dataset or id {key!r}; `snnrepro list` shows them")
+    chosen: list[Spec] = []
+    for k in keys:
+        found = select_specs(specs, k)
+        if not found:
+            raise ValueError(f"no spec has paper, dataset or id {k!r}; `snnrepro list` shows them")
+        chosen += [s for s in found if s.id not in {c.id for c in chosen}]
+    key = " ".join(keys)
     records = iter_records(results_root(results))
-    if format_ == "md":
+    if format_ is TableFormat.md:
         title = f"{key}: energy (firing rate, E_ANN/E_SNN)" if energy else f"{key}: paper vs snnrepro"
-        text = (energy_markdown if energy else markdown_tables)(chosen, records, title)
-    elif format_ == "csv":
-        text = (energy_frame if energy else comparison_frame)(chosen, records).to_csv(index=False)
+        if energy:
+            text = energy_markdown(chosen, records, title)
+        else:
+            costs = _costs(results, data_root)
+            text = markdown_tables(chosen, records, title, all_specs=specs, min_seeds=min_seeds, costs=costs)
     else:
-        raise ValueError(f"--format {format_}: expected md or csv")
+        if energy:
+            frame = energy_frame(chosen, records)
+        else:
+            costs = _costs(results, data_root)
+            frame = comparison_frame(chosen, records, all_specs=specs, min_seeds=min_seeds, costs=costs)
+        if format_ is TableFormat.table:
+            if energy:
+                raise ValueError("--format table is for the comparison table; with --energy use md, csv, json or tsv")
+            console = Console(file=out.open("w", encoding="utf-8"), width=200) if out else Console()
+            print_rows(TABLE_COLUMNS, [_table_row(r) for r in rounded_rows(frame)], title=key, console=console)
+            if out:
+                console.file.close()
+                err.print(f"wrote {out}")
+            return
+        if format_ is TableFormat.json:
+            text = json.dumps(rounded_rows(frame), indent=1, default=str) + "\n"
+        else:
+            text = csv_text(frame, sep="\t" if format_ is TableFormat.tsv else ",")
     if out:
         from snnrepro.engine.checkpoint import atomic_write_bytes
 
@@ -384,11 +546,13 @@ def reproduce(
         failed_logs = _dispatch(
             chosen, executor, jobs, seeds, profile, device, data_root, results, force, cluster, partition, timeout_min
         )
+    from snnrepro.engine.loop import data_root as resolve_data_root
+
     all_specs, _ = _all_specs()
-    for path in rebuild_all(all_specs, results_root(results)):
+    for path in rebuild_all(all_specs, results_root(results), resolve_data_root(data_root)):
         err.print(f"wrote {path}")
     if readme is not None:
-        update_readme(readme, all_specs, results_root(results))
+        update_readme(readme, all_specs, results_root(results), resolve_data_root(data_root))
         err.print(f"updated the results section of {readme}")
     failed = [r for r in recs if r.status != "ok"]
     for r in failed:
@@ -444,21 +608,45 @@ def _dispatch(
 # --------------------------------------------------------------------------- data
 @data_app.command("check")
 @user_errors
-def data_check(data_root: Path | None = typer.Option(None, help="dataset folder")) -> None:
+def data_check(
+    names: list[str] = typer.Argument(None, help="only these datasets (default: every registered one)"),
+    data_root: Path | None = typer.Option(None, help="dataset folder"),
+    format_: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", help="table (fits the terminal; md5 sums are never split) | json | tsv"
+    ),
+) -> None:
     """Which datasets are present, missing (exact files and folder) or downloadable."""
     from snnrepro.engine.loop import data_root as resolve_root
     from snnrepro.registry import DATASETS
 
     root = resolve_root(data_root)
-    t = Table(title=f"datasets under {root}")
-    for col in ("dataset", "status", "folder", "missing files / note"):
-        t.add_column(col, overflow="fold")
-    for name in DATASETS.names():
+    rows = []
+    for name in names or DATASETS.names():
         a = DATASETS.get(name).check(root)
-        colour = {"present": "green", "downloadable": "yellow"}.get(a.status, "red")
-        detail = "\n".join(a.missing[:8] + ([f"... and {len(a.missing) - 8} more"] if len(a.missing) > 8 else []))
-        t.add_row(name, f"[{colour}]{a.status}[/]", str(a.folder), "\n".join(x for x in (detail, a.note) if x))
-    Console().print(t)
+        shown = a.missing[:8] + ([f"... and {len(a.missing) - 8} more"] if len(a.missing) > 8 else [])
+        rows.append(
+            {
+                "dataset": name, "status": a.status, "folder": str(a.folder), "missing": list(a.missing),
+                "note": a.note, "detail": "\n".join(x for x in ("\n".join(shown), a.note) if x),
+            }
+        )  # fmt: skip
+    if format_ is OutputFormat.table:
+        print_rows(DATA_CHECK_COLUMNS, rows, title=f"datasets under {root}")
+    else:
+        sys.stdout.write(format_rows(rows, ["dataset", "status", "folder", "missing", "note"], format_))
+
+
+def _status_colour(status: str) -> str:
+    return {"present": "green", "downloadable": "yellow"}.get(status, "red")
+
+
+#: ``data check``: a table when it fits without splitting a file name, md5 sum or path, else one block per dataset
+DATA_CHECK_COLUMNS = [
+    Col("dataset", "dataset", wrap="none"),
+    Col("status", "status", wrap="none", style=_status_colour),
+    Col("folder", "folder"),
+    Col("missing files / note", "detail"),
+]
 
 
 # --------------------------------------------------------------------------- bench

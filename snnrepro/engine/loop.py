@@ -71,6 +71,16 @@ def deterministic_subset(ds: Dataset, n: int | None, seed: int = 0) -> Dataset:
     return Subset(ds, idx)
 
 
+def split_validation(ds: Dataset, fraction: float | None, seed: int = 1) -> tuple[Dataset, Dataset | None]:
+    """``(train, val)``: a fixed random ``fraction`` of ``ds`` held out (the same for every run and seed)."""
+    if not fraction:
+        return ds, None
+    total = len(ds)  # type: ignore[arg-type]
+    n_val = min(total - 1, max(1, round(fraction * total)))
+    perm = torch.randperm(total, generator=torch.Generator().manual_seed(seed)).tolist()
+    return Subset(ds, sorted(perm[n_val:])), Subset(ds, sorted(perm[:n_val]))
+
+
 def load_data(spec: Spec, root: Path, allow_standin: bool) -> tuple[DataBundle, str]:
     """Load the spec's dataset; in ``smoke`` runs a missing dataset falls back to its digits stand-in."""
     source = DATASETS.get(spec.dataset.name)
@@ -208,7 +218,10 @@ def fit(
     record.data_info = {k: v for k, v in bundle.info.items() if isinstance(v, str | int | float | bool)}
     train_ds = deterministic_subset(bundle.train, tr.train_subset)
     test_ds = deterministic_subset(bundle.test, tr.test_subset)
+    train_ds, val_ds = split_validation(train_ds, tr.val_split)
     record.data_info.update(train_size=len(train_ds), test_size=len(test_ds))  # type: ignore[arg-type]
+    if val_ds is not None:
+        record.data_info["val_size"] = len(val_ds)  # type: ignore[arg-type]
     if dist.enabled:  # each rank evaluates a disjoint shard; counts are summed in evaluate()
         test_ds = Subset(test_ds, list(range(dist.rank, len(test_ds), dist.world)))  # type: ignore[arg-type]
 
@@ -238,6 +251,8 @@ def fit(
             start_epoch = state["epoch"] + 1
             history = state["history"]
             best = state["best"]
+            if best is not None and len(best) == 2:  # checkpoints before val_split: (test acc, epoch)
+                best = (best[0], best[1], best[0])
             wall_before = state.get("wall_s", 0.0)
             record.metrics["resume_warnings"] = warnings
             record.metrics["resumed_from_epoch"] = state["epoch"]
@@ -246,6 +261,9 @@ def fit(
     test_loader = DataLoader(
         test_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers, pin_memory=pin
     )
+    val_loader = None
+    if val_ds is not None:
+        val_loader = DataLoader(val_ds, batch_size=tr.eval_batch_size, shuffle=False, num_workers=tr.num_workers)
     n_train = len(train_ds)  # type: ignore[arg-type]
     local_batch = max(1, tr.batch_size // dist.world)
     batches = math.ceil(n_train / (local_batch * dist.world))
@@ -296,11 +314,17 @@ def fit(
                 "samples_per_s": seen / max(time.perf_counter() - t_epoch, 1e-9),
                 "epoch_s": time.perf_counter() - t_epoch,
             }
+            score = test_acc  # the papers pick the best epoch on the test set ...
+            if val_loader is not None:  # ... train.val_split picks it on held-out training data instead
+                score, row["val_loss"] = evaluate(b.model, val_loader, b.loss_fn, device, tr.max_eval_batches)
+                row["val_acc"] = score
             history.append(row)
-            if best is None or test_acc > best[0]:
-                best = (test_acc, epoch + 1)
+            if best is None or score > best[0]:
+                best = (score, epoch + 1, test_acc)
             record.history, record.epochs = history, epoch + 1
-            record.test_acc, record.best_test_acc, record.best_epoch = test_acc, best[0], best[1]
+            record.test_acc, record.best_test_acc, record.best_epoch = test_acc, best[2], best[1]
+            if val_loader is not None:
+                record.metrics["best_val_acc"] = best[0]
             record.wall_s = wall_before + time.perf_counter() - t_start
             if dist.is_main:
                 save_checkpoint(

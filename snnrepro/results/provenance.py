@@ -39,7 +39,7 @@ def family_paths(spec: Spec) -> tuple[str, ...]:
 def _git(*args: str) -> tuple[int, str]:
     try:
         out = subprocess.run(
-            ["git", *args], cwd=_PACKAGE, capture_output=True, text=True, timeout=20, check=False
+            ["git", *args], cwd=_PACKAGE.parent, capture_output=True, text=True, timeout=20, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return -1, ""
@@ -58,9 +58,26 @@ def changed_since(commit: str, paths: tuple[str, ...]) -> bool | None:
     return code == 1 if code in (0, 1) else None
 
 
+#: spec sections that define the method (a profile changes only the budget inside ``train`` and ``dataset``).
+_METHOD_KEYS = ("model", "encoder", "rule", "loss", "optimizer", "schedule")
+
+
+def method_changed(spec: Spec, r: RunRecord) -> bool:
+    """The record ran another method than the spec now states (e.g. a quick run before a spec change)."""
+    if not r.spec:
+        return False
+    now = spec.to_dict()
+    same = all(r.spec.get(k) == now[k] for k in _METHOD_KEYS)
+    clip = (r.spec.get("train") or {}).get("grad_clip")
+    return not (same and clip == spec.train.grad_clip)
+
+
 def provenance_flags(spec: Spec, runs: list[RunRecord]) -> list[str]:
     """Marks for the records behind one row (empty when all ran on one clean, current commit)."""
     flags: list[str] = []
+    old = sorted(r.seed for r in runs if method_changed(spec, r))
+    if old:
+        flags.append("spec's method changed since: seed " + ", ".join(map(str, old)))
     commits = sorted({r.git_commit for r in runs})
     dirty = sorted(r.seed for r in runs if r.git_commit.endswith("+dirty"))
     if dirty:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.results.cost import CostContext
 from snnrepro.results.record import RunRecord, iter_records
 from snnrepro.results.verdict import (
     PROFILE_ORDER,
@@ -50,8 +51,52 @@ def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
+#: CSV/JSON/TSV rounding: percentages to 2 decimals, accuracies as fractions to 4, seconds to 1; other floats 4
+#: significant digits.  A std over fewer than two seeds is empty (nothing to estimate it from).
+PERCENT_COLUMNS = {"reported", "mean", "std", "final", "delta", "gap_measured", "gap_reported", "acc_mean", "acc_std"}
+FRACTION_COLUMNS = {"test_acc", "best_test_acc"}
+SECONDS_COLUMNS = {"wall_s"}
+
+
+def _round_value(col: str, v: object) -> object:
+    v = v.item() if hasattr(v, "item") and not isinstance(v, str) else v  # numpy scalar -> Python number
+    if isinstance(v, bool) or not isinstance(v, float | int):
+        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if col in PERCENT_COLUMNS:
+        return round(float(v), 2)
+    if col in FRACTION_COLUMNS:
+        return round(float(v), 4)
+    if col in SECONDS_COLUMNS:
+        return round(float(v), 1)
+    return float(f"{v:.4g}") if isinstance(v, float) else v
+
+
+def rounded_rows(df: pd.DataFrame) -> list[dict[str, object]]:
+    """``df``'s rows with numbers rounded for reading (see ``PERCENT_COLUMNS``), NaN as None, std None for n < 2."""
+    rows = []
+    for rec in df.astype(object).where(df.notna(), None).to_dict(orient="records"):
+        row = {str(k): _round_value(str(k), v) for k, v in rec.items()}
+        n = row.get("n")
+        if isinstance(n, int | float) and n < 2:
+            for k in row:
+                if k == "std" or k.endswith("_std"):
+                    row[k] = None
+        rows.append(row)
+    return rows
+
+
+def csv_text(df: pd.DataFrame, sep: str = ",") -> str:
+    """``df`` as CSV (or TSV with ``sep="\\t"``) with rounded numbers and empty cells for missing values."""
+    out = pd.DataFrame(rounded_rows(df), columns=[str(c) for c in df.columns], dtype=object)
+    if sep == "\t":  # one line per row: no tabs or newlines inside a field
+        out = out.map(lambda v: " ".join(v.split()) if isinstance(v, str) else v)
+    return out.to_csv(index=False, sep=sep)
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
+    atomic_write_bytes(path, csv_text(df).encode())
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -69,6 +114,7 @@ def row_summary(
     all_specs: list[Spec] | None = None,
     min_seeds: int | None = None,
     verdicts: dict[str, RowVerdict] | None = None,
+    costs: CostContext | None = None,
 ) -> dict[str, object]:
     """One comparison row (:mod:`snnrepro.results.verdict`): best available profile's mean ± std over the
     finished seeds, final beside best, seeds counted by status, Δ, the claimed gap, provenance flags.
@@ -110,15 +156,24 @@ def row_summary(
         "gap": g.verdict if g else "",
         "status": v.status,
         "flags": "; ".join(v.flags),
+        **(costs.describe(spec, records) if costs is not None else {}),
     }
 
 
 def comparison_frame(
-    specs: list[Spec], records: list[RunRecord], *, all_specs: list[Spec] | None = None, min_seeds: int | None = None
+    specs: list[Spec],
+    records: list[RunRecord],
+    *,
+    all_specs: list[Spec] | None = None,
+    min_seeds: int | None = None,
+    costs: CostContext | None = None,
 ) -> pd.DataFrame:
-    rows, cache = [], {}
+    rows: list[dict[str, object]] = []
+    cache: dict[str, RowVerdict] = {}
     for spec in specs:
-        s = row_summary(spec, records, all_specs=all_specs or specs, min_seeds=min_seeds, verdicts=cache)
+        s = row_summary(
+            spec, records, all_specs=all_specs or specs, min_seeds=min_seeds, verdicts=cache, costs=costs
+        )
         s["paper"], s["table"], s["kind"] = spec.paper, spec.table, "row"
         rows.append(s)
     return pd.DataFrame(rows)
@@ -147,8 +202,13 @@ def markdown_tables(
     *,
     all_specs: list[Spec] | None = None,
     min_seeds: int | None = None,
+    costs: CostContext | None = None,
 ) -> str:
-    """One Markdown table per (paper, table), with the paper's cited baselines as reference rows."""
+    """One Markdown table per (paper, table), with the paper's cited baselines as reference rows.
+
+    With ``costs``, each row also states its full-budget cost (CPU and GPU hours per seed, from
+    measurements) and what blocks it here.
+    """
     groups: dict[tuple[str, str], list[Spec]] = defaultdict(list)
     for spec in specs:
         groups[(spec.paper, spec.table)].append(spec)
@@ -163,16 +223,19 @@ def markdown_tables(
         lines += [f"## {paper} — {table}", ""]
         lines.append(
             "| row | id | dataset | reported % | here % (mean ± std) | final % | seeds | Δ | gap here vs paper "
-            "| profile | status | flags |"
+            "| profile | status | flags |" + (" full-budget cost | blocked by |" if costs else "")
         )
-        lines.append("|---|---|---|---:|---:|---:|---|---:|---|---|---|---|")
+        lines.append("|---|---|---|---:|---:|---:|---|---:|---|---|---|---|" + ("---|---|" if costs else ""))
         for spec in group:
-            s = row_summary(spec, records, all_specs=pool, min_seeds=min_seeds, verdicts=cache)
-            seeds = f"{s['seeds']} (needs {s['seeds_required']})" if s["seeds"] else "–"
+            s = row_summary(spec, records, all_specs=pool, min_seeds=min_seeds, verdicts=cache, costs=costs)
+            extra = f" {s['cost']} | {s['blocker']} |" if costs else ""
+            seeds = s["seeds"] or "–"
+            if s["profile"] == "full":
+                seeds = f"{seeds} (needs {s['seeds_required']})"
             lines.append(
                 f"| {spec.row} | `{spec.id}` | {spec.dataset.name} | {_fmt(spec.reported)} | {_here(s)} | "
                 f"{_fmt(s['final'])} | {seeds} | {_fmt(s['delta'])} | {_gap(s)} | {s['profile'] or '–'} | "  # type: ignore[arg-type]
-                f"{s['status']} | {s['flags']} |"
+                f"{s['status']} | {s['flags']} |{extra}"
             )
         refs = dict.fromkeys(
             (r.method, r.arch, r.value, spec.dataset.name) for spec in group for r in spec.references
@@ -180,7 +243,7 @@ def markdown_tables(
         for method, arch, value, dataset in refs:
             label = f"{method} {arch}".strip()
             cells = f"| *{label}* (cited baseline) |  | {dataset} | {_fmt(value)} |"
-            lines.append(cells + "  |  |  |  |  |  | reference |  |")
+            lines.append(cells + "  |  |  |  |  |  | reference |  |" + ("  |  |" if costs else ""))
         lines.append("")
     lines.append(VERDICT_LEGEND)
     return "\n".join(lines) + "\n"
@@ -322,9 +385,13 @@ def select_specs(specs: list[Spec], key: str) -> list[Spec]:
     return [s for s in specs if key in (s.paper, s.dataset.name.lower(), s.id)]
 
 
-def rebuild_all(specs: list[Spec], results: Path) -> list[Path]:
-    """Write ``results/runs.csv``, ``results/<paper>.csv`` and ``results/tables/<paper>.md``."""
+def rebuild_all(specs: list[Spec], results: Path, data_root: Path | None = None) -> list[Path]:
+    """Write ``results/runs.csv``, ``results/<paper>.csv`` and ``results/tables/<paper>.md``.
+
+    ``data_root``: where the datasets are looked for when stating what blocks a row (``None``: not stated).
+    """
     records = iter_records(results)
+    costs = CostContext.load(results, data_root)
     written = []
     df = runs_frame(records)
     path = results / "runs.csv"
@@ -333,10 +400,11 @@ def rebuild_all(specs: list[Spec], results: Path) -> list[Path]:
     for paper in sorted({s.paper for s in specs}):
         group = [s for s in specs if s.paper == paper]
         path = results / f"{paper}.csv"
-        write_csv(comparison_frame(group, records), path)
+        write_csv(comparison_frame(group, records, all_specs=specs, costs=costs), path)
         written.append(path)
         md = results / "tables" / f"{paper}.md"
-        atomic_write_bytes(md, markdown_tables(group, records, f"{paper}: paper vs snnrepro").encode())
+        text = markdown_tables(group, records, f"{paper}: paper vs snnrepro", all_specs=specs, costs=costs)
+        atomic_write_bytes(md, text.encode())
         written.append(md)
         if any(isinstance(r.metrics.get("energy"), dict) for r in records if r.paper == paper):
             md = results / "tables" / f"{paper}-energy.md"
@@ -349,13 +417,14 @@ def rebuild_all(specs: list[Spec], results: Path) -> list[Path]:
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def update_readme(readme: Path, specs: list[Spec], results: Path) -> None:
+def update_readme(readme: Path, specs: list[Spec], results: Path, data_root: Path | None = None) -> None:
     """Replace the README's results section (between the markers) with the current tables."""
     records = iter_records(results)
+    costs = CostContext.load(results, data_root)
     body = []
     for paper in sorted({s.paper for s in specs}):
         group = [s for s in specs if s.paper == paper]
-        text = markdown_tables(group, records, paper)
+        text = markdown_tables(group, records, paper, all_specs=specs, costs=costs)
         body.append(
             "\n".join(
                 line.replace("# ", "### ", 1)

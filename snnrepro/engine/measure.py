@@ -1,0 +1,91 @@
+"""Measured training-step cost of a spec at its full budget's batch size (``snnrepro cost --measure``).
+
+One untimed step (allocation, first-call costs), then ``steps`` timed steps of the spec's own rule on
+one batch of ``train.batch_size`` samples: the real data when it is on disk, else the dataset's
+stand-in of the same sample shape (the record says which).  The result feeds the cost column of the
+tables (:mod:`snnrepro.results.cost`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.engine.device import describe
+from snnrepro.engine.loop import _to_device, build, load_data
+from snnrepro.engine.seeding import seed_everything
+from snnrepro.results.record import git_commit
+from snnrepro.spec import Spec
+
+
+def _batch(ds: torch.utils.data.Dataset, size: int) -> tuple[object, torch.Tensor]:
+    """``size`` samples of ``ds`` (cycled when it is smaller), collated as the loaders do."""
+    n = len(ds)  # type: ignore[arg-type]
+    items = [ds[i % n] for i in range(size)]
+    return torch.utils.data.default_collate(items)  # type: ignore[return-value]
+
+
+def measure_step(spec: Spec, device: torch.device, data_root: Path, steps: int = 2, budget_s: float = 120.0) -> dict:
+    """Seconds per training sample of ``spec`` (full budget's batch size) on ``device``.
+
+    Stops timing early once ``budget_s`` seconds were spent (a slow spec then gets fewer timed steps,
+    at least one).
+    """
+    seed_everything(0)
+    bundle, source = load_data(spec, data_root, allow_standin=True)
+    b = build(spec, bundle, device)
+    b.model.train()
+    x, y = _batch(bundle.train, spec.train.batch_size)
+    x, y = _to_device(x, device), y.to(device)
+    t0 = time.perf_counter()
+    b.rule.step(x, y, b.optimizer, spec.train.grad_clip)  # untimed
+    first = time.perf_counter() - t0
+    times: list[float] = []
+    spent = first
+    for _ in range(steps):
+        if times and spent > budget_s:
+            break
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t = time.perf_counter()
+        b.rule.step(x, y, b.optimizer, spec.train.grad_clip)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t)
+        spent += times[-1]
+    step_s = statistics.median(times) if times else first
+    return {
+        "s_per_sample": step_s / spec.train.batch_size,
+        "step_s": step_s,
+        "batch_size": spec.train.batch_size,
+        "timed_steps": len(times),
+        "first_step_s": first,
+        "data": "real" if source == "real" else source,
+        "load_avg_1min": round(os.getloadavg()[0], 2),  # > cores: other work shared the CPU (an upper bound)
+        "spec_hash": spec.hash(),
+    }
+
+
+def write_measurements(path: Path, device: torch.device, specs: dict[str, dict]) -> None:
+    """Merge ``specs`` into the measurement file ``path`` (other specs' entries are kept)."""
+    data: dict = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            data = {}
+    data.setdefault("specs", {}).update(specs)
+    data.update(
+        device=describe(device),
+        threads=torch.get_num_threads(),
+        git_commit=git_commit(),
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
