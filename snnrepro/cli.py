@@ -21,7 +21,7 @@ from snnrepro.results.record import RunRecord, iter_records, read_record, record
 from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=True, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: which are present, missing or downloadable.")
 app.add_typer(data_app, name="data")
 err = Console(stderr=True)
@@ -55,6 +55,17 @@ def _all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
         except (SpecError, KeyError, ValueError) as exc:
             errors.append(f"{sid}: {exc}")
     return specs, errors
+
+
+def _complete_ids(incomplete: str) -> list[str]:
+    """Shell completion: spec ids starting with what was typed."""
+    return sorted(sid for sid in spec_files() if sid.startswith(incomplete))
+
+
+def _complete_keys(incomplete: str) -> list[str]:
+    """Shell completion for ``table``/``plot``: papers and spec ids (dataset names also work when typed)."""
+    papers = {path.parent.name for path in spec_files().values()}
+    return sorted(k for k in papers | set(spec_files()) if k.startswith(incomplete))
 
 
 # --------------------------------------------------------------------------- list / show
@@ -111,7 +122,7 @@ def list_cmd(
 @app.command()
 @user_errors
 def show(
-    spec_id: str = typer.Argument(..., metavar="ID|FILE.yaml"),
+    spec_id: str = typer.Argument(..., metavar="ID|FILE.yaml", autocompletion=_complete_ids),
     profile: str = typer.Option("full", help="full | quick | smoke"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
 ) -> None:
@@ -259,6 +270,7 @@ def run_specs(
     done: list[RunRecord] = []
     try:
         for spec in specs:
+            _announce_long_run(spec, _seeds(spec, seeds, seed), skip_done, root, device)
             for s in _seeds(spec, seeds, seed):
                 if skip_done:
                     prev = read_record(record_path(root, spec.id, spec.profile, s))
@@ -280,6 +292,23 @@ def run_specs(
     return done
 
 
+def _announce_long_run(spec: Spec, seeds: list[int], skip_done: bool, root: Path, device: Any) -> None:
+    """Say before it starts when a run is estimated (from a measurement) at more than about an hour."""
+    from snnrepro.engine.device import describe
+    from snnrepro.progress import long_run_note
+    from snnrepro.results.cost import load_measurements
+
+    if skip_done:
+        seeds = [s for s in seeds if not _finished(read_record(record_path(root, spec.id, spec.profile, s)), spec)]
+    note = long_run_note(spec, len(seeds), describe(device), iter_records(root), load_measurements(root))
+    if note:
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
+
+
+def _finished(rec: RunRecord | None, spec: Spec) -> bool:
+    return rec is not None and rec.status == "ok" and rec.spec_hash == spec.hash()
+
+
 def _check_writable(root: Path) -> None:
     import shutil
     import tempfile
@@ -298,7 +327,7 @@ def _check_writable(root: Path) -> None:
 @app.command()
 @user_errors
 def run(
-    specs: list[str] = typer.Argument(..., metavar="ID|FILE.yaml ..."),
+    specs: list[str] = typer.Argument(..., metavar="ID|FILE.yaml ...", autocompletion=_complete_ids),
     profile: str = typer.Option("full", help="full (paper budget) | quick (minutes on CPU) | smoke (seconds)"),
     seeds: int | None = typer.Option(None, help="number of seeds 0..N-1 (default: the spec's)"),
     seed: int | None = typer.Option(None, help="run this one seed only"),
@@ -426,7 +455,7 @@ def _table_row(r: dict[str, Any]) -> dict[str, Any]:
 @app.command()
 @user_errors
 def table(
-    keys: list[str] = typer.Argument(..., metavar="DATASET|PAPER|ID ..."),
+    keys: list[str] = typer.Argument(..., metavar="DATASET|PAPER|ID ...", autocompletion=_complete_keys),
     format_: TableFormat = typer.Option(
         TableFormat.md, "--format", help="md | csv | json | tsv (rounded numbers) | table (fits the terminal)"
     ),
@@ -501,7 +530,9 @@ def table(
 def reproduce(
     all_: bool = typer.Option(False, "--all", help="every spec"),
     paper: str | None = typer.Option(None, help="only this paper"),
-    profile: str = typer.Option("smoke", help="full | quick | smoke"),
+    profile: str = typer.Option(
+        "full", help="full (paper budget, as `run`) | quick (minutes on CPU) | smoke (seconds); long runs are announced"
+    ),
     device: str = typer.Option("auto"),
     data_root: Path | None = typer.Option(None),
     results: Path | None = typer.Option(None),

@@ -170,3 +170,52 @@ class TeeProgress(ProgressSink):
     def stop(self) -> None:
         for s in self.sinks:
             s.stop()
+
+
+#: a run longer than this (seconds, estimated from a measurement) is announced before it starts
+LONG_RUN_S = 3600.0
+
+
+def estimate_run_s(spec: Any, n_seeds: int, device: str, records: list[Any], measurements: dict) -> tuple[float, str]:
+    """Estimated seconds for ``n_seeds`` runs of ``spec`` on ``device`` (its ``describe()`` text), and the basis.
+
+    Only from a measurement: seconds per training sample in earlier run records of this spec on the same
+    device kind, else ``snnrepro cost --measure``'s timed steps (:mod:`snnrepro.results.cost`), times the
+    training samples this spec's budget goes through (train size, ``train_subset``, ``max_batches``, epochs).
+    Raises ``LookupError`` when there is nothing to base an estimate on.
+    """
+    from snnrepro.results.cost import _from_records, _kind, full_train_size
+
+    kind = _kind(device)
+    found = _from_records(spec, records, kind)
+    if found is None:
+        m = measurements.get(kind, {}).get(spec.id)
+        if not m or not isinstance(m.get("s_per_sample"), int | float):
+            raise LookupError(f"no measurement of {spec.id} on {kind}")
+        found = (float(m["s_per_sample"]), f"snnrepro cost --measure, {m.get('data', '?')} data")
+    size = full_train_size(spec, records)
+    tr = spec.train
+    if tr.train_subset is not None:
+        size = min(size, tr.train_subset) if size else tr.train_subset
+    if size is None:
+        raise LookupError(f"train size of {spec.dataset.name} unknown")
+    if tr.max_batches is not None:
+        size = min(size, tr.max_batches * tr.batch_size)
+    s_per_sample, source = found
+    return s_per_sample * size * tr.epochs * n_seeds, f"{1000 * s_per_sample:.2f} ms per training sample, {source}"
+
+
+def long_run_note(spec: Any, n_seeds: int, device: str, records: list[Any], measurements: dict) -> str | None:
+    """One line announcing a run estimated at more than :data:`LONG_RUN_S`, or None (short or no measurement)."""
+    if n_seeds < 1:
+        return None
+    try:
+        seconds, basis = estimate_run_s(spec, n_seeds, device, records, measurements)
+    except LookupError:
+        return None
+    if seconds <= LONG_RUN_S:
+        return None
+    return (
+        f"long run: {spec.id} ({spec.profile}, {n_seeds} seed(s) x {spec.train.epochs} epochs) is estimated at about "
+        f"{seconds / 3600:.1f} h on {device} ({basis}); Ctrl-C or SIGTERM stop it cleanly, --resume continues"
+    )
