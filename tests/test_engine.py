@@ -93,7 +93,7 @@ def test_tables_compare_with_the_paper(tmp_path: Path) -> None:
     fit(spec, 1, CPU, tmp_path, tmp_path / "data")
     md = markdown_tables([spec], iter_records(tmp_path), "title")
     assert "| engine test | `digits-relu-mlp` | digits | 90.00 |" in md
-    assert "(n=2)" in md and "Someone 2020" in md and "reference" in md
+    assert "2 ok (needs 1)" in md and "Someone 2020" in md and "reference" in md
     written = rebuild_all([spec], tmp_path)
     assert (tmp_path / "runs.csv").exists() and (tmp_path / "tables" / "rsn.md") in written
 

@@ -184,8 +184,9 @@ class Gap:
 def gap(spec: Spec, mine: RowVerdict, base_spec: Spec | None, base: RowVerdict | None) -> Gap | None:
     """The row's claimed gap against ``spec.baseline`` (``None`` when the spec names no baseline).
 
-    The gap holds when both rows are complete full-budget results and the measured gap is at least the
-    reported one less both tolerances; it is *smaller*, *reversed* (other sign), or *incomplete*.
+    The gap *holds* when both rows are complete full-budget results and the measured gap has the reported
+    sign and reaches the reported size less this row's tolerance; else it is *smaller* or *reversed* (zero
+    or the other sign); *incomplete* while either row lacks seeds, *not comparable* across budgets.
     """
     if not spec.baseline:
         return None
@@ -201,9 +202,8 @@ def gap(spec: Spec, mine: RowVerdict, base_spec: Spec | None, base: RowVerdict |
         return Gap(spec.baseline, measured, reported, "not comparable")
     if not (mine.complete and base.complete):
         return Gap(spec.baseline, measured, reported, "incomplete")
-    if reported != 0 and measured * reported < 0:
+    if reported != 0 and measured * reported <= 0:
         return Gap(spec.baseline, measured, reported, "reversed")
-    slack = spec.tolerance + base_spec.tolerance
-    if abs(measured) + slack < abs(reported):
+    if abs(measured) < abs(reported) - spec.tolerance:
         return Gap(spec.baseline, measured, reported, "smaller")
     return Gap(spec.baseline, measured, reported, "holds")
