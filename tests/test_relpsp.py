@@ -377,3 +377,74 @@ def test_backward_mode_picks_the_smaller_scan() -> None:
             torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3), T_MAX, 4,
         )
         relpsp_kernel._grads(torch.ones(2, 3), ctx, True, True, mode="dense")
+
+
+def test_window_end_gradient_is_that_of_the_potential_at_the_window_end() -> None:
+    """``silent_output: window_end``: value t_max, gradient of ``t_max - (V(t_max) - theta) / slope``.
+
+    Reference: the potential at the window's end by a fine-time-step simulation of Eq. 10 (float64),
+    differentiated by central finite differences in every weight and input time.
+    """
+    from snnrepro.models.relpsp import window_end_times
+
+    gen = torch.Generator().manual_seed(3)
+    t_max, slope, dt = 2.0, 3.0, 1e-4
+    t_in = torch.rand(3, 5, generator=gen, dtype=torch.float64) * 1.5
+    t_in[0, 1] = float("inf")  # no spike
+    w = torch.randn(5, 4, generator=gen, dtype=torch.float64) * 0.1  # small: these neurons stay silent
+    t_out = torch.full((3, 4), t_max, dtype=torch.float64)
+    t_out[1, 2] = 0.7  # one neuron fired: it keeps its own (here: none) gradient
+
+    def v_end(ti: torch.Tensor, wi: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(0.0, t_max, dt, dtype=torch.float64)  # Euler over [0, t_max): dV/dt = sum w [t > t_i]
+        active = (steps[None, :, None] > ti[:, None, :]).to(torch.float64)  # [B, steps, in]
+        return (active.sum(1) * dt) @ wi
+
+    ti = t_in.clone().requires_grad_(True)
+    wi = w.clone().requires_grad_(True)
+    out = window_end_times(t_out, ti, wi, t_max, slope)
+    assert torch.equal(out.detach(), t_out)  # values unchanged
+    coef = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+    (out * coef).sum().backward()
+    silent = (t_out >= t_max).to(torch.float64)
+    eps = 1e-3
+
+    def loss(tt: torch.Tensor, ww: torch.Tensor) -> float:
+        return float((silent * coef * (t_max - v_end(tt, ww) / slope)).sum())
+
+    for i in range(5):
+        for j in range(4):
+            up, dn = w.clone(), w.clone()
+            up[i, j] += eps
+            dn[i, j] -= eps
+            assert wi.grad[i, j] == pytest.approx((loss(t_in, up) - loss(t_in, dn)) / (2 * eps), abs=2e-3)
+    for b in range(3):
+        for i in range(5):
+            if not torch.isfinite(t_in[b, i]):
+                assert ti.grad[b, i] == 0
+                continue
+            up, dn = t_in.clone(), t_in.clone()
+            up[b, i] += eps
+            dn[b, i] -= eps
+            assert ti.grad[b, i] == pytest.approx((loss(up, w) - loss(dn, w)) / (2 * eps), abs=2e-3)
+
+
+def test_window_end_leaves_firing_outputs_exact_and_is_refused_when_misspelt() -> None:
+    from snnrepro.models.arch import ArchError
+    from snnrepro.models.relpsp import build
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 1, 8, 8, generator=gen)
+    torch.manual_seed(0)
+    a = build("64-20-10", (1, 8, 8), 10, t_max=8.0, mean=5.0)
+    torch.manual_seed(0)
+    b = build("64-20-10", (1, 8, 8), 10, t_max=8.0, mean=5.0, silent_output="window_end")
+    sa, sb = a(x), b(x)
+    assert torch.equal(sa, sb)
+    fired = sa > -8.0
+    assert fired.any()
+    ga = torch.autograd.grad((sa * fired).sum(), a.layers[-1].weight)[0]
+    gb = torch.autograd.grad((sb * fired).sum(), b.layers[-1].weight)[0]
+    assert torch.allclose(ga, gb)  # firing outputs: exact Eq. 14-15 gradients in both modes
+    with pytest.raises(ArchError, match="silent_output"):
+        build("64-20-10", (1, 8, 8), 10, silent_output="window-end")
