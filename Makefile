@@ -41,7 +41,8 @@ bench: setup ## speed ratios against references measured in the same run, report
 reproduce-all: setup ## every spec under PROFILE (full = the papers' budgets; meant for a GPU), then all tables
 	$(SNN) reproduce --all --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS)
 
-tables: setup
+tables: setup ## plots (results/plots/*.png), CSVs, Markdown tables and the README's results section, from the records
+	$(SNN) plot all --results $(RESULTS)
 	$(SNN) reproduce --all --no-run --results $(RESULTS) --readme README.md
 
 data-check: setup

@@ -636,6 +636,22 @@ def _dispatch(
     return [f"{o.job.name}: {o.status}; log {o.log}" for o in outcomes if o.status != "ok"]
 
 
+# --------------------------------------------------------------------------- plot
+@app.command()
+@user_errors
+def plot(
+    target: str = typer.Argument("all", metavar="ID|PAPER|all", autocompletion=_complete_keys),
+    results: Path | None = typer.Option(None, help="results folder (plots go to <results>/plots/)"),
+) -> None:
+    """PNG plots from the run records: training curves (seeds overlaid), accuracy against T, ablation /
+    target-variant bars next to the paper, reported vs measured.  ``make tables`` regenerates all of them."""
+    from snnrepro.results.plots import plot as make_plots
+
+    specs, _ = _all_specs()
+    for path in make_plots(specs, target, results_root(results)):
+        err.print(f"wrote {path}", highlight=False)
+
+
 # --------------------------------------------------------------------------- data
 @data_app.command("check")
 @user_errors

@@ -421,7 +421,9 @@ def update_readme(readme: Path, specs: list[Spec], results: Path, data_root: Pat
     """Replace the README's results section (between the markers) with the current tables."""
     records = iter_records(results)
     costs = CostContext.load(results, data_root)
-    body = []
+    from snnrepro.results.plots import readme_links  # the PNGs `snnrepro plot all` wrote, beside their tables
+
+    body = [readme_links(results, None, readme.parent)]
     for paper in sorted({s.paper for s in specs}):
         group = [s for s in specs if s.paper == paper]
         text = markdown_tables(group, records, paper, all_specs=specs, costs=costs)
@@ -435,6 +437,7 @@ def update_readme(readme: Path, specs: list[Spec], results: Path, data_root: Pat
                 for line in text.splitlines()
             )
         )
+        body.append(readme_links(results, paper, readme.parent))
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} has no {README_START} ... {README_END} section")
