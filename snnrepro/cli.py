@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from snnrepro.results.record import RunRecord, iter_records, read_record, record_path, results_root
+from snnrepro.choices import Device, Executor, Profile, plain
+from snnrepro.results.record import RunBusy, RunRecord, iter_records, read_record, record_path, results_root
 from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
@@ -25,7 +26,10 @@ app = typer.Typer(add_completion=True, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: which are present, missing or downloadable.")
 app.add_typer(data_app, name="data")
 err = Console(stderr=True)
-USER_ERRORS: tuple[type[BaseException], ...] = (SpecError, FileNotFoundError, KeyError, ValueError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    SpecError, FileNotFoundError, KeyError, ValueError, RunBusy,
+    PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError,  # e.g. --out where nothing can be written
+)  # fmt: skip
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,6 +44,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (*USER_ERRORS, ArchError, CheckpointError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            if isinstance(exc, OSError) and exc.filename and exc.strerror:  # e.g. --out into a read-only folder
+                msg = f"{exc.filename}: {exc.strerror}"
             err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -123,14 +129,14 @@ def list_cmd(
 @user_errors
 def show(
     spec_id: str = typer.Argument(..., metavar="ID|FILE.yaml", autocompletion=_complete_ids),
-    profile: str = typer.Option("full", help="full | quick | smoke"),
+    profile: Profile = typer.Option(Profile.full, help="full | quick | smoke"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
 ) -> None:
     """The resolved spec (after profile and overrides) and the paper row it reproduces.
 
     The paper row goes to stderr, the resolved spec as YAML to stdout (``show ID > spec.yaml`` gives a runnable file).
     """
-    spec = load_spec(spec_id, profile=profile, overrides=parse_set(set_))
+    spec = load_spec(spec_id, profile=plain(profile), overrides=parse_set(set_))
     err.print(
         f"[bold]{spec.id}[/]  ({spec.paper}, {spec.table}: {spec.row})  reported: "
         f"{'–' if spec.reported is None else spec.reported} % ({spec.metric}, tolerance {spec.tolerance})"
@@ -253,7 +259,7 @@ def run_specs(
     log_every: int | None = None,
 ) -> list[RunRecord]:
     from snnrepro.engine.device import pick_device
-    from snnrepro.engine.loop import data_root, fit
+    from snnrepro.engine.loop import RunFailed, data_root, fit
     from snnrepro.progress import tensorboard_writer_class
 
     if tensorboard is not None:
@@ -278,7 +284,12 @@ def run_specs(
                         done.append(prev)
                         continue
                 sink = _progress_sink(f"{spec.id} s{s}", spec, s, tensorboard, log_every)
-                rec = fit(spec, s, device, root, droot, resume=resume, progress=sink)
+                try:
+                    rec = fit(spec, s, device, root, droot, resume=resume, progress=sink)
+                except RunFailed as exc:  # the record says failed; one line here, exit code 1, no more runs
+                    err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                    done.append(exc.record)
+                    break
                 done.append(rec)
                 if as_json:
                     sys.stdout.write(json.dumps(rec.summary()) + "\n")
@@ -328,15 +339,21 @@ def _check_writable(root: Path) -> None:
 @user_errors
 def run(
     specs: list[str] = typer.Argument(..., metavar="ID|FILE.yaml ...", autocompletion=_complete_ids),
-    profile: str = typer.Option("full", help="full (paper budget) | quick (minutes on CPU) | smoke (seconds)"),
-    seeds: int | None = typer.Option(None, help="number of seeds 0..N-1 (default: the spec's)"),
-    seed: int | None = typer.Option(None, help="run this one seed only"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:1"),
+    profile: Profile = typer.Option(
+        Profile.full, help="full (paper budget) | quick (minutes on CPU) | smoke (seconds)"
+    ),
+    seeds: int | None = typer.Option(None, min=1, max=1000, help="number of seeds 0..N-1 (default: the spec's)"),
+    seed: int | None = typer.Option(None, min=0, max=2**32 - 1, help="run this one seed only"),
+    device: Device = typer.Option(Device.auto, help="auto: the first GPU when present, else the CPU"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value (validated)"),
-    data_root: Path | None = typer.Option(None, help="dataset folder (default $SNNREPRO_DATA or ./data)"),
+    data_root: Path | None = typer.Option(
+        None, file_okay=False, help="dataset folder (default $SNNREPRO_DATA or ./data)"
+    ),
     resume: bool = typer.Option(False, help="continue from the last checkpoint of each (id, seed)"),
-    epochs: int | None = typer.Option(None, help="override train.epochs"),
-    results: Path | None = typer.Option(None, help="results folder (default ./results or $SNNREPRO_RESULTS)"),
+    epochs: int | None = typer.Option(None, min=1, max=100_000, help="override train.epochs"),
+    results: Path | None = typer.Option(
+        None, file_okay=False, help="results folder (default ./results or $SNNREPRO_RESULTS)"
+    ),
     json_: bool = typer.Option(False, "--json", help="print one JSON object per finished (id, seed) on stdout"),
     tensorboard: Path | None = typer.Option(
         None, help="also write per-epoch scalars for TensorBoard under DIR/<id>/<profile>/seed-<n> (optional package)"
@@ -351,7 +368,7 @@ def run(
     accuracy, samples/s and ETA.  The record and ``seed-<n>/metrics.csv`` hold the history after every epoch.
     """
     recs = run_specs(
-        specs, profile, seeds, seed, device, set_, data_root, resume, epochs, results, json_,
+        specs, plain(profile), seeds, seed, plain(device), set_, data_root, resume, epochs, results, json_,
         tensorboard=tensorboard, log_every=log_every,
     )  # fmt: skip
     if any(r.status != "ok" for r in recs):
@@ -365,7 +382,7 @@ def cost(
     refs: list[str] = typer.Argument(None, metavar="[ID|PAPER ...]", help="default: every spec"),
     measure: bool = typer.Option(False, "--measure", help="time training steps now and store them"),
     steps: int = typer.Option(2, min=1, help="timed steps per spec (after one untimed step)"),
-    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    device: Device = typer.Option(Device.cpu, help="cpu | cuda | cuda:N"),
     data_root: Path | None = typer.Option(None, help="dataset folder (default $SNNREPRO_DATA or ./data)"),
     results: Path | None = typer.Option(None, help="results folder"),
     skip_measured: bool = typer.Option(True, help="with --measure: skip specs already measured at this hash"),
@@ -390,7 +407,7 @@ def cost(
         from snnrepro.engine.device import pick_device
         from snnrepro.engine.measure import measure_step, write_measurements
 
-        dev = pick_device(device)
+        dev = pick_device(plain(device))
         kind = "cpu" if dev.type == "cpu" else "cuda"
         path = root / "cost" / f"{kind}.json"
         done = load_measurements(root).get(kind, {})
@@ -530,26 +547,28 @@ def table(
 def reproduce(
     all_: bool = typer.Option(False, "--all", help="every spec"),
     paper: str | None = typer.Option(None, help="only this paper"),
-    profile: str = typer.Option(
-        "full", help="full (paper budget, as `run`) | quick (minutes on CPU) | smoke (seconds); long runs are announced"
+    profile: Profile = typer.Option(
+        Profile.full,
+        help="full (paper budget, as `run`) | quick (minutes on CPU) | smoke (seconds); long runs are announced",
     ),
-    device: str = typer.Option("auto"),
-    data_root: Path | None = typer.Option(None),
-    results: Path | None = typer.Option(None),
-    seeds: int | None = typer.Option(None),
+    device: Device = typer.Option(Device.auto),
+    data_root: Path | None = typer.Option(None, file_okay=False),
+    results: Path | None = typer.Option(None, file_okay=False),
+    seeds: int | None = typer.Option(None, min=1, max=1000),
     force: bool = typer.Option(False, help="re-run (id, seed) pairs that already finished ok"),
     json_: bool = typer.Option(False, "--json"),
     no_run: bool = typer.Option(False, "--no-run", help="only rebuild the CSVs and tables from existing records"),
     readme: Path | None = typer.Option(None, help="also regenerate this README's results section"),
-    executor: str = typer.Option("inline", help="inline (this process) | local (child processes) | slurm"),
-    jobs: int | None = typer.Option(None, help="local executor: parallel processes (default: one per GPU)"),
+    executor: Executor = typer.Option(Executor.inline, help="inline (this process) | local (child processes) | slurm"),
+    jobs: int | None = typer.Option(None, min=1, help="local executor: parallel processes (default: one per GPU)"),
     cluster: str | None = typer.Option(None, help="slurm executor: submitit cluster (slurm, or local for tests)"),
     partition: str | None = typer.Option(None, help="slurm executor: partition"),
-    timeout_min: int = typer.Option(240, help="slurm executor: time limit per job (requeued on timeout)"),
+    timeout_min: int = typer.Option(240, min=1, help="slurm executor: time limit per job (requeued on timeout)"),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
     from snnrepro.results.tables import rebuild_all, update_readme
 
+    profile, device, executor = plain(profile), plain(device), plain(executor)  # type: ignore[assignment]
     if not all_ and not paper:
         raise ValueError("say --all or --paper P")
     specs, errors = _all_specs(profile)
@@ -657,7 +676,7 @@ def plot(
 @user_errors
 def data_check(
     names: list[str] = typer.Argument(None, help="only these datasets (default: every registered one)"),
-    data_root: Path | None = typer.Option(None, help="dataset folder"),
+    data_root: Path | None = typer.Option(None, file_okay=False, help="dataset folder"),
     format_: OutputFormat = typer.Option(
         OutputFormat.table, "--format", help="table (fits the terminal; md5 sums are never split) | json | tsv"
     ),
@@ -701,7 +720,7 @@ DATA_CHECK_COLUMNS = [
 @user_errors
 def bench(
     names: list[str] = typer.Argument(None, help="benchmarks to run: lif stdbp rsn iir brp data ... or all (default)"),
-    device: str = typer.Option("auto"),
+    device: Device = typer.Option(Device.auto),
     quick: bool = typer.Option(False, help="fewer repeats (a smoke test of the benchmarks, not a measurement)"),
     out: Path | None = typer.Option(None, help="folder for the report (default <results>/bench)"),
     results: Path | None = typer.Option(None, help="results folder"),
@@ -711,7 +730,7 @@ def bench(
     from snnrepro.engine.device import describe, pick_device
     from snnrepro.registry import BENCHES
 
-    dev = pick_device(device)
+    dev = pick_device(plain(device))
     chosen = BENCHES.names() if not names or names == ["all"] else names
     for name in chosen:
         BENCHES.get(name)  # unknown names fail before anything runs
@@ -736,6 +755,14 @@ def bench(
     folder = out or results_root(results) / "bench"
     for path in write_report(rows, dev, folder, "all" if chosen == BENCHES.names() else "-".join(chosen), quick):
         err.print(f"wrote {path}")
+
+
+@app.callback()
+def _startup() -> None:
+    """Reproduce the experiment tables of five deep-SNN training papers from one command line."""
+    from snnrepro.engine.allocator import tune_glibc_malloc
+
+    tune_glibc_malloc()
 
 
 def main() -> None:  # pragma: no cover
