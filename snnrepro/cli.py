@@ -83,6 +83,8 @@ LIST_COLUMNS = [
     Col("table / row", "table_row", wrap="fold", drop=1),
     Col("reported %", "reported_text", wrap="none", justify="right"),
     Col("results", "results_text"),
+    Col("full-budget cost", "cost", drop=4),
+    Col("blocked by", "blocker", wrap="fold", drop=3),
 ]
 
 
@@ -95,10 +97,15 @@ def list_cmd(
     format_: OutputFormat = typer.Option(
         OutputFormat.table, "--format", help="table (fits the terminal; ids are never cut) | json | tsv (all columns)"
     ),
+    fits_cpu: bool = typer.Option(
+        False, "--fits-cpu", help="only rows whose data is here and whose full budget fits this CPU (6 h per seed)"
+    ),
+    data_root: Path | None = typer.Option(None, help="dataset folder for the blocker column (default $SNNREPRO_DATA)"),
 ) -> None:
-    """Every spec, grouped by paper and dataset, with its reported number and whether results exist."""
+    """Every spec, grouped by paper and dataset, with its reported number, results, full-budget cost and blocker."""
     specs, errors = _all_specs()
     records = iter_records(results_root(results))
+    costs = _costs(results, data_root)
     have: dict[str, set[str]] = {}
     for r in records:
         have.setdefault(r.id, set()).add(r.profile)
@@ -115,10 +122,15 @@ def list_cmd(
             }
         )  # fmt: skip
         rows[-1]["results_text"] = ", ".join(rows[-1]["results"]) or "–"
+        rows[-1].update(costs.describe(s, records))
+        if fits_cpu and (rows[-1]["blocker"] or rows[-1]["cpu_h_per_seed"] is None):
+            rows.pop()
     if format_ is OutputFormat.table:
         print_rows(LIST_COLUMNS, rows, title="snnrepro experiments")
     else:
-        sys.stdout.write(format_rows(rows, ["paper", "dataset", "id", "table", "row", "reported", "results"], format_))
+        keys = ["paper", "dataset", "id", "table", "row", "reported", "results", "cpu_h_per_seed", "gpu_h_per_seed",
+                "blocker"]  # fmt: skip
+        sys.stdout.write(format_rows(rows, keys, format_))
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     if errors:

@@ -176,3 +176,24 @@ def test_val_split_picks_the_epoch_without_the_test_set(tmp_path: Path) -> None:
 def test_unset_new_keys_do_not_change_spec_hashes() -> None:
     assert spec_for().hash() == spec_for(baseline=None).hash()
     assert spec_for().hash() != spec_for(train={"val_split": 0.1}).hash()
+
+
+def test_list_fits_cpu_and_cost_come_from_measurements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from snnrepro.cli import app
+
+    results = tmp_path / "results"
+    (results / "cost").mkdir(parents=True)
+    fast = {"s_per_sample": 1e-6, "data": "real", "spec_hash": "x"}
+    slow = {"s_per_sample": 1000.0, "data": "stand-in", "spec_hash": "x"}  # 4 x 20 x 1000 s = 22 h per seed
+    (results / "cost" / "cpu.json").write_text(
+        json.dumps({"device": "cpu", "specs": {"xor-rsn-absolute": fast, "xor-rsn-relative": slow}})
+    )
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(app, ["list", "--fits-cpu", "--results", str(results), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    ids = [r["id"] for r in json.loads(out.stdout)]
+    assert ids == ["xor-rsn-absolute"]  # every other row: no measurement, or (xor-rsn-relative) needs a GPU
+    out = CliRunner().invoke(app, ["cost", "xor-rsn-relative", "--results", str(results)])
+    assert out.exit_code == 0 and "needs a GPU (22 CPU h per seed)" in " ".join(out.stdout.split())
