@@ -12,7 +12,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -45,13 +48,41 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: what a spec id must look like: it names files (``results/runs/<id>/...``), so a lower-case slug of at
+#: most 100 characters, starting with a letter or digit, of letters, digits, ``.``, ``_`` and ``-``, without ``..``.
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+ID_RULE = "a lower-case slug: a-z 0-9 first, then a-z 0-9 . _ - (at most 100 characters, no '..')"
+#: longest message a SpecError carries (values quoted in it are shortened first)
+MAX_MESSAGE = 500
+
+
+def is_valid_id(value: object) -> bool:
+    return isinstance(value, str) and bool(ID_PATTERN.fullmatch(value)) and ".." not in value
+
+
+def check_id(value: object, where: str, key: str = "id") -> str:
+    """``value`` if it is a valid spec id (:data:`ID_PATTERN`), else a :class:`SpecError` naming ``key``."""
+    if not is_valid_id(value):
+        raise SpecError(where, key, f"expected {ID_RULE}, got {_short(value)}")
+    return str(value)
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages never echo a whole document."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 class SpecError(ValueError):
-    """A spec that cannot be used; the message says where and what was expected."""
+    """A spec that cannot be used; the message (one line) says where and what was expected."""
 
     def __init__(self, where: str, key: str, message: str) -> None:
         self.where, self.key = where, key
         loc = f"{where}: {key}" if key else where
-        super().__init__(f"{loc}: {message}")
+        text = " ".join(f"{loc}: {message}".split("\n"))
+        if len(text) > MAX_MESSAGE:
+            text = f"{text[: MAX_MESSAGE - 30]}... ({len(text):,} characters)"
+        super().__init__(text)
 
 
 @dataclass
@@ -199,17 +230,19 @@ def _convert(value: Any, tp: Any, where: str, key: str) -> Any:
                 return _convert(value, arg, where, key)
             except SpecError as exc:
                 errors.append(exc)
-        raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+        if len(errors) == 1 and "finite" in str(errors[0]):  # `x | None`: the one type's own complaint
+            raise errors[0]
+        raise SpecError(where, key, f"expected {_type_name(tp)}, got {_short(value)}")
     if dataclasses.is_dataclass(tp):
         return _build_dataclass(tp, value, where, key)
     if origin is list:
         if not isinstance(value, list):
-            raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+            raise SpecError(where, key, f"expected {_type_name(tp)}, got {_short(value)}")
         (inner,) = typing.get_args(tp)
         return [_convert(v, inner, where, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise SpecError(where, key, f"expected a mapping with string keys, got {value!r}")
+            raise SpecError(where, key, f"expected a mapping with string keys, got {_short(value)}")
         return dict(value)
     if tp is Any:
         return value
@@ -220,29 +253,34 @@ def _convert(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            number = float(value) if abs(value) < 1e308 or isinstance(value, float) else math.inf
+        elif isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None:
+            if not math.isfinite(number):
+                raise SpecError(where, key, f"expected a finite number, got {_short(value)}")
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-    raise SpecError(where, key, f"expected {_type_name(tp)}, got {value!r}")
+    raise SpecError(where, key, f"expected {_type_name(tp)}, got {_short(value)}")
 
 
 def _build_dataclass(cls: Any, data: Any, where: str, key: str) -> Any:
     if cls is Component and isinstance(data, str):
         data = {"name": data}
     if not isinstance(data, dict):
-        raise SpecError(where, key or "(top level)", f"expected a mapping, got {data!r}")
+        raise SpecError(where, key or "(top level)", f"expected a mapping, got {_short(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NON_YAML_FIELDS}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted((k for k in data if k not in fields), key=str)
     if unknown:
         path = f"{key}.{unknown[0]}" if key else unknown[0]
         raise SpecError(where, path, f"unknown key; allowed keys here: {', '.join(sorted(fields))}")
@@ -302,10 +340,7 @@ def parse_set(assignments: list[str], where: str = "--set") -> dict[str, Any]:
         keys = [k for k in path.strip().split(".") if k]
         if not keys:
             raise SpecError(where, item, "empty key")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(where, path, f"value is not valid YAML: {exc}") from None
+        value = load_yaml_text(text, where, path)
         node = out
         for k in keys[:-1]:
             node = node.setdefault(k, {})
@@ -325,16 +360,77 @@ def _apply(raw: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- loading
+#: largest spec file read, and deepest nesting accepted (a real spec is a few kB and 4 levels deep)
+MAX_SPEC_BYTES = 1 << 20
+MAX_DEPTH = 32
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: a ``*name`` reference (how a 1 kB file expands to gigabytes) is refused."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in specs; write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: the problem and its line and column."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = []
+        for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+            if what:
+                parts.append(f"{what} at line {mark.line + 1}, column {mark.column + 1}" if mark else what)
+        return " ".join("; ".join(parts or ["syntax error"]).split())
+    return " ".join(str(exc).split())
+
+
+def _too_deep(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+    return False
+
+
+def load_yaml_text(text: str, where: str, key: str = "") -> Any:
+    """YAML text -> data, refusing aliases, more than :data:`MAX_DEPTH` levels and syntax errors (one line)."""
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise SpecError(where, key, f"not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise SpecError(where, key, f"nested more than {MAX_DEPTH} levels deep") from None
+    if _too_deep(data):
+        raise SpecError(where, key, f"nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     where = str(path)
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as fh:
+            blob = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError(where, "", f"cannot read spec file: {exc.strerror or exc}") from None
+    if len(blob) > MAX_SPEC_BYTES:
+        raise SpecError(where, "", f"larger than {MAX_SPEC_BYTES:,} bytes; a spec is a few kB of YAML")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(where, "", f"not valid YAML: {exc}") from None
+        text = blob.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        kind = "UTF-16" if blob[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary or another encoding"
+        raise SpecError(where, "", f"not UTF-8 text ({kind}: byte {exc.start}); save it as UTF-8 YAML") from None
+    if "\x00" in text:
+        raise SpecError(where, "", "not UTF-8 text (NUL bytes: binary or UTF-16); save it as UTF-8 YAML")
+    data = load_yaml_text(text, where)
     if not isinstance(data, dict):
         raise SpecError(where, "", f"a spec must be a mapping at the top level, got {type(data).__name__}")
     return data
@@ -351,6 +447,8 @@ def resolve(
     """Build a :class:`Spec` from a raw mapping, applying profile then ``--set`` overrides."""
     if not isinstance(raw, dict):
         raise SpecError(where, "", "a spec must be a mapping")
+    if _too_deep(raw) or (overrides and _too_deep(overrides)):
+        raise SpecError(where, "", f"nested more than {MAX_DEPTH} levels deep")
     profiles = raw.get("profiles") or {}
     if not isinstance(profiles, dict):
         raise SpecError(where, "profiles", "expected a mapping of profile name -> overrides")
@@ -374,33 +472,41 @@ def resolve(
     return spec
 
 
+#: upper bounds of the budget keys (far above any paper's; beyond them a run cannot finish or allocate)
+TRAIN_LIMITS = {"epochs": 100_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "seeds": 1000}
+MAX_WORKERS = 256
+
+
 def _validate(spec: Spec, where: str, check_registry: bool) -> None:
+    check_id(spec.id, where)
     if spec.paper not in PAPERS:
-        raise SpecError(where, "paper", f"unknown paper {spec.paper!r}; expected one of {', '.join(PAPERS)}")
+        raise SpecError(where, "paper", f"unknown paper {_short(spec.paper)}; expected one of {', '.join(PAPERS)}")
     if spec.metric not in ("test_acc", "best_test_acc"):
         raise SpecError(where, "metric", "expected test_acc or best_test_acc")
     if spec.reported is not None and not 0.0 <= spec.reported <= 100.0:
         raise SpecError(where, "reported", "expected a percentage between 0 and 100")
-    if spec.tolerance < 0:
-        raise SpecError(where, "tolerance", "expected a non-negative number of percentage points")
+    if not 0 <= spec.tolerance <= 100:
+        raise SpecError(where, "tolerance", "expected a non-negative number of percentage points (at most 100)")
     t = spec.train
     for name in ("epochs", "batch_size", "eval_batch_size", "seeds"):
-        if getattr(t, name) < 1:
-            raise SpecError(where, f"train.{name}", "expected a positive integer")
+        v, top = getattr(t, name), TRAIN_LIMITS[name]
+        if not 1 <= v <= top:
+            raise SpecError(where, f"train.{name}", f"expected a positive integer (at most {top:,}), got {_short(v)}")
     for name in ("train_subset", "test_subset", "max_batches", "max_eval_batches"):
         v = getattr(t, name)
         if v is not None and v < 1:
             raise SpecError(where, f"train.{name}", "expected a positive integer or null")
+    if t.grad_clip is not None and not t.grad_clip > 0:
+        raise SpecError(where, "train.grad_clip", f"expected a positive gradient-norm bound or null, got {t.grad_clip}")
+    if not 0 <= t.num_workers <= MAX_WORKERS:
+        raise SpecError(where, "train.num_workers", f"expected 0 (load in the main process) to {MAX_WORKERS}, "
+                        f"got {t.num_workers}")
+    _validate_optimizer(spec.optimizer, where)
+    _validate_schedule(spec.schedule, t.epochs, where)
     if t.val_split is not None and not 0.0 < t.val_split < 1.0:
         raise SpecError(where, "train.val_split", "expected a fraction between 0 and 1 (exclusive) or null")
     if spec.baseline is not None and (spec.baseline == spec.id or not spec.baseline.strip()):
         raise SpecError(where, "baseline", "expected the id of another row")
-    if spec.optimizer.name not in ("adam", "adamw", "sgd"):
-        raise SpecError(where, "optimizer.name", "expected adam, adamw or sgd")
-    if spec.optimizer.lr <= 0:
-        raise SpecError(where, "optimizer.lr", "expected a positive learning rate")
-    if spec.schedule.name not in ("constant", "step", "multistep", "cosine", "cosine_restarts"):
-        raise SpecError(where, "schedule.name", "expected constant, step, multistep, cosine or cosine_restarts")
     if not check_registry:
         return
     from snnrepro.models.arch import ArchError
@@ -433,20 +539,96 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
     except Exception as exc:  # a factory's own complaint about its params, whatever its type
         raise SpecError(where, "dataset.params", f"{type(exc).__name__}: {exc}") from None
     build = MODELS.get(spec.model.family)
-    try:
-        import torch
+    import torch
 
+    try:
         try:
             with torch.device("meta"):
-                build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
+                net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
         except (NotImplementedError, RuntimeError):  # a factory doing data-dependent work at init
-            build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
+            if model_bytes(spec.model.arch) > MAX_MODEL_BYTES:
+                raise ValueError("more parameters than any model could hold") from None
+            net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
     except ArchError as exc:
         raise SpecError(where, "model.arch", str(exc)) from None
     except TypeError as exc:
         raise SpecError(where, "model.params", str(exc)) from None
     except Exception as exc:  # impossible shapes surface as ValueError/RuntimeError from torch
         raise SpecError(where, "model", f"cannot build {spec.model.arch!r}: {type(exc).__name__}: {exc}") from None
+    size = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
+    if size > MAX_MODEL_BYTES:
+        raise SpecError(where, "model.arch", f"{_short(spec.model.arch)} needs {size / 2**30:,.1f} GiB of weights; "
+                        f"at most {MAX_MODEL_BYTES / 2**30:.0f} GiB (the papers' largest model is under 0.1 GiB)")
+    # encoder, loss, rule and analyses: their own checks of their params, now rather than mid-run
+    parts: list[tuple[str, Any]] = [
+        ("encoder.params", lambda: ENCODERS.get(spec.encoder.name)(**spec.encoder.params)),
+        ("loss.params", lambda: LOSSES.get(spec.loss.name)(**spec.loss.params)),
+    ]
+    for key, make in parts:
+        try:
+            with torch.device("meta"):
+                make()
+        except (TypeError, ValueError) as exc:
+            raise SpecError(where, key, " ".join(str(exc).split())) from None
+        except (NotImplementedError, RuntimeError):  # needs real tensors: checked when the run builds it
+            pass
+    try:
+        with torch.device("meta"):
+            encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
+            RULES.get(spec.rule.name)(torch.nn.Sequential(encoder, net), lambda s, y: s.sum(), **spec.rule.params)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(where, "rule.params", " ".join(str(exc).split())) from None
+    except (NotImplementedError, RuntimeError):  # a rule that draws real tensors: checked when the run builds it
+        pass
+    for i, comp in enumerate(spec.analyses):
+        try:
+            inspect.signature(ANALYSES.get(comp.name)).bind(None, None, None, None, **comp.params)
+        except TypeError as exc:
+            raise SpecError(where, f"analyses[{i}].params", f"{comp.name}: {exc}") from None
+
+
+#: the most parameter and buffer bytes a spec's model may have (a hundred times the papers' largest)
+MAX_MODEL_BYTES = 16 * 2**30
+
+
+def model_bytes(arch: str) -> int:
+    """A rough upper bound of a fully connected reading of ``arch``'s widths (for factories not buildable on meta)."""
+    widths = [int(w) for w in re.findall(r"\d+", arch)]
+    return 4 * sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
+    if o.name not in ("adam", "adamw", "sgd"):
+        raise SpecError(where, "optimizer.name", "expected adam, adamw or sgd")
+    if o.lr <= 0:
+        raise SpecError(where, "optimizer.lr", "expected a positive learning rate")
+    if o.weight_decay < 0:
+        raise SpecError(where, "optimizer.weight_decay", f"expected a non-negative number, got {o.weight_decay}")
+    if not 0 <= o.momentum < 1:
+        raise SpecError(where, "optimizer.momentum", f"expected a number in [0, 1), got {o.momentum}")
+    if o.nesterov and (o.name != "sgd" or o.momentum <= 0):
+        raise SpecError(where, "optimizer.nesterov", "needs optimizer.name sgd and a positive optimizer.momentum")
+    if len(o.betas) != 2 or not all(0 <= b < 1 for b in o.betas):
+        raise SpecError(where, "optimizer.betas", f"expected two numbers in [0, 1), got {_short(o.betas)}")
+
+
+def _validate_schedule(sc: ScheduleSpec, epochs: int, where: str) -> None:
+    names = ("constant", "step", "multistep", "cosine", "cosine_restarts")
+    if sc.name not in names:
+        raise SpecError(where, "schedule.name", "expected constant, step, multistep, cosine or cosine_restarts")
+    if not 0 <= sc.warmup_epochs <= TRAIN_LIMITS["epochs"]:
+        raise SpecError(where, "schedule.warmup_epochs", f"expected a non-negative integer, got {sc.warmup_epochs}")
+    for key in ("step_size", "t0", "t_mult"):
+        v = getattr(sc, key)
+        if not 1 <= v <= TRAIN_LIMITS["epochs"]:
+            raise SpecError(where, f"schedule.{key}", f"expected a positive integer (at most 100,000), got {v}")
+    if not sc.gamma > 0:
+        raise SpecError(where, "schedule.gamma", f"expected a positive factor, got {sc.gamma}")
+    if not 0 <= sc.eta_min <= 1:
+        raise SpecError(where, "schedule.eta_min", f"expected a fraction of the lr in [0, 1], got {sc.eta_min}")
+    for i, m in enumerate(sc.milestones):
+        if m < 1:
+            raise SpecError(where, f"schedule.milestones[{i}]", f"expected a positive epoch, got {m}")
 
 
 # --------------------------------------------------------------------------- the experiments folder

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.engine.checkpoint import atomic_copy, atomic_write_bytes
+from snnrepro.spec import ID_RULE, PROFILES, is_valid_id
 
 STATUSES = ("ok", "diverged", "interrupted", "failed", "running")
 
@@ -21,19 +22,40 @@ def results_root(path: str | Path | None = None) -> Path:
 
 
 def run_dir(root: Path, spec_id: str, profile: str) -> Path:
-    return root / "runs" / spec_id / profile
+    """``<root>/runs/<id>/<profile>``; the id and profile are checked again here (they become folder names)."""
+    if not is_valid_id(spec_id):
+        raise ValueError(f"spec id {spec_id!r} cannot name a results folder: expected {ID_RULE}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r} cannot name a results folder: expected one of {', '.join(PROFILES)}")
+    return Path(root) / "runs" / spec_id / profile
+
+
+def _seed_name(seed: int) -> str:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed {seed!r} cannot name a record: expected a non-negative integer")
+    return f"seed-{seed}"
 
 
 def record_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
-    return run_dir(root, spec_id, profile) / f"seed-{seed}.json"
+    return run_dir(root, spec_id, profile) / f"{_seed_name(seed)}.json"
+
+
+def previous_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    """Where a finished record is kept aside when a new run of the same (id, profile, seed) starts."""
+    return run_dir(root, spec_id, profile) / "previous" / f"{_seed_name(seed)}.json"
+
+
+def lock_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
+    """The lock a run of (id, profile, seed) holds while it writes (see :class:`RunLock`)."""
+    return run_dir(root, spec_id, profile) / f".{_seed_name(seed)}.lock"
 
 
 def checkpoint_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
-    return run_dir(root, spec_id, profile) / "checkpoints" / f"seed-{seed}.pt"
+    return run_dir(root, spec_id, profile) / "checkpoints" / f"{_seed_name(seed)}.pt"
 
 
 def artifacts_dir(root: Path, spec_id: str, profile: str, seed: int) -> Path:
-    return run_dir(root, spec_id, profile) / f"seed-{seed}"
+    return run_dir(root, spec_id, profile) / _seed_name(seed)
 
 
 def metrics_csv_path(root: Path, spec_id: str, profile: str, seed: int) -> Path:
@@ -146,6 +168,79 @@ class RunRecord:
             "device": self.device,
             "data_source": self.data_source,
         }
+
+
+class RunBusy(RuntimeError):
+    """Another process is running the same (id, profile, seed) in the same results folder."""
+
+
+class RunLock:
+    """One writer per (id, profile, seed): an exclusive ``flock`` on ``.seed-<n>.lock`` beside the record.
+
+    A second run of the same (id, profile, seed), with the same spec or another, is refused with
+    :class:`RunBusy` instead of overwriting the first one's record and checkpoints.  The kernel releases
+    the lock when its holder dies (``kill -9`` leaves no stale lock); the file says who holds it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.fh: Any = None
+
+    def acquire(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): no protection against concurrent runs
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):  # the holder unlinks the file on release: lock a file that is still in place
+            fh = open(self.path, "a+")  # noqa: SIM115 (held until release)
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                fh.close()
+                raise RunBusy(
+                    f"{self.path.parent}: {self.path.stem.lstrip('.')} is already being run by {holder}; "
+                    "wait for it to finish (or stop it), then run again"
+                ) from None
+            try:
+                same = os.fstat(fh.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            fh.close()
+        else:
+            raise RunBusy(f"{self.path}: could not take the run lock; try again")
+        from datetime import datetime, timezone
+
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {platform.node()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.path.unlink(missing_ok=True)
+            self.fh.close()
+            self.fh = None
+
+
+def keep_aside(record_file: Path, previous_file: Path) -> bool:
+    """Before a new run overwrites ``record_file``, keep a finished record there as ``previous_file``.
+
+    A record still saying ``running`` (its run was killed) is not kept: it is no result.  Returns True
+    when a record was kept aside.
+    """
+    old = read_record(record_file)
+    if old is None or old.status == "running":
+        return False
+    previous_file.parent.mkdir(parents=True, exist_ok=True)
+    atomic_copy(record_file, previous_file)
+    return True
 
 
 def write_record(path: Path, record: RunRecord) -> None:

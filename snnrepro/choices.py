@@ -1,0 +1,26 @@
+"""The fixed choices of CLI flags (``--profile``, ``--device``, ``--executor``) as enums.
+
+Typer turns an enum-typed option into a choice: ``--help`` lists the values and a typo is
+reported against the flag (``Invalid value for '--profile': 'ful' is not one of ...``, exit 2)
+before any spec is read.  Commands pass ``.value`` (a plain string) on.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from snnrepro.spec import PROFILES
+
+#: CUDA devices addressable by index on the command line
+MAX_CUDA_INDEX = 8
+
+Profile = Enum("Profile", [(p, p) for p in PROFILES], type=str)  # type: ignore[misc]
+Device = Enum(  # type: ignore[misc]
+    "Device", [(d, d) for d in ("auto", "cpu", "cuda", *(f"cuda:{i}" for i in range(MAX_CUDA_INDEX)), "mps")], type=str
+)
+Executor = Enum("Executor", [(e, e) for e in ("inline", "local", "slurm")], type=str)  # type: ignore[misc]
+
+
+def plain(value: Enum | str) -> str:
+    """The string behind a choice (typer passes the enum member)."""
+    return str(value.value) if isinstance(value, Enum) else str(value)
