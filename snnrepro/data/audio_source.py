@@ -49,6 +49,23 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
+def _read_cache(path: Path, n: int, sample_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Cached ``(x, y)`` of one split; None (and a notice; the caller rebuilds it) when the file is damaged."""
+    try:
+        d = torch.load(path, map_location="cpu", weights_only=True)
+        x, y = d["x"], d["y"]
+        if tuple(x.shape) != (n, *sample_shape) or tuple(y.shape) != (n,):
+            raise ValueError(f"shapes {tuple(x.shape)}, {tuple(y.shape)}; expected {(n, *sample_shape)}, {(n,)}")
+        return x, y
+    except Exception as exc:  # truncated, not a torch file, a hostile pickle, other shapes: rebuilt, never trusted
+        from snnrepro.notice import notice
+
+        notice(f"feature cache {path} is damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); "
+               "rebuilding it")
+        path.unlink(missing_ok=True)
+        return None
+
+
 class AudioSource(DatasetSource):
     """Base of the audio datasets; subclasses list files and labels and may override :meth:`read`."""
 
@@ -95,8 +112,9 @@ class AudioSource(DatasetSource):
                                "own": own, "files": listing}, sort_keys=True, default=str)
             path = cdir / f"{split}-{hashlib.sha1(blob.encode()).hexdigest()}.pt"
             if path.is_file():
-                d = torch.load(path)
-                return d["x"], d["y"]
+                cached = _read_cache(path, len(items), (1, int(spec.n_features), int(spec.n_frames)))
+                if cached is not None:
+                    return cached
         n = len(items)
         x = np.zeros((n, 1, int(spec.n_features), int(spec.n_frames)), np.float32)
         # tiny matrix products: BLAS threads only contend (25x slower on a shared 2-core machine)

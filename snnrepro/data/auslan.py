@@ -23,12 +23,15 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from snnrepro.data.base import Availability, DataBundle, DatasetMissing, DatasetSource
+from snnrepro.data.base import Availability, DataBundle, DatasetCorrupt, DatasetMissing, DatasetSource
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
+from snnrepro.notice import notice
 from snnrepro.registry import DATASETS
 
 CHANNELS = 22
 N_SIGNS = 95
+#: recordings in the published corpus: 95 signs x 3 per day x 9 days (no md5 is published: the count is the check)
+EXPECTED = N_SIGNS * 3 * 9
 ARCHIVE = RemoteFile(
     "australian+sign+language+signs+high+quality.zip",
     None,
@@ -38,10 +41,13 @@ ARCHIVE = RemoteFile(
 
 def read_tsd(path: Path) -> np.ndarray:
     """[time, 22] float32 of one .tsd recording."""
-    rows = [r.split("\t") for r in Path(path).read_text().splitlines() if r.strip()]
-    arr = np.asarray(rows, dtype=np.float32)
+    try:
+        rows = [r.split("\t") for r in Path(path).read_text().splitlines() if r.strip()]
+        arr = np.asarray(rows, dtype=np.float32)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DatasetCorrupt(path, f"not a .tsd recording ({type(exc).__name__}: {exc})") from None
     if arr.ndim != 2 or arr.shape[1] != CHANNELS:
-        raise ValueError(f"{path}: expected {CHANNELS} tab-separated columns, got shape {arr.shape}")
+        raise DatasetCorrupt(path, f"expected {CHANNELS} tab-separated columns, got shape {arr.shape}")
     return arr
 
 
@@ -107,6 +113,9 @@ class AuslanSource(DatasetSource):
     def load(self, root: Path, download: bool, **params: Any) -> DataBundle:
         p = self.params(**params)
         found = self.ensure(root, download)
+        if len(found) != EXPECTED:
+            notice(f"AUSLAN: {len(found)} recordings under {self.folder(root)}, the published corpus has {EXPECTED}; "
+                   "results will differ")
         signs = sorted({s for _, _, s in found})
         if len(signs) != N_SIGNS:
             raise DatasetMissing(self.name, self.folder(root), [f"recordings of all {N_SIGNS} signs"],

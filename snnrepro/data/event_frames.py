@@ -148,7 +148,16 @@ class EventFrames(Dataset):
     def frames(self, index: int) -> torch.Tensor:
         cp = self.cache_path(index)
         if cp is not None and cp.is_file():
-            return torch.from_numpy(np.load(cp))
+            try:
+                frames = np.load(cp)  # allow_pickle is off: a cache file cannot run code
+                if frames.ndim != 4 or frames.dtype != np.float32:
+                    raise ValueError(f"array {frames.dtype} {frames.shape}, expected float32 [T, 2, H, W]")
+                return torch.from_numpy(frames)
+            except (OSError, ValueError, EOFError) as exc:  # truncated or foreign file: converted again
+                from snnrepro.notice import notice
+
+                notice(f"frame cache {cp} is damaged ({' '.join(str(exc).split())[:120]}); rebuilding it")
+                cp.unlink(missing_ok=True)
         out = self.convert(index)
         if cp is not None:
             atomic_save_npy(cp, out.numpy())

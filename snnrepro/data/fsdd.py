@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from snnrepro.data.audio_source import AudioSource
-from snnrepro.data.base import Availability, DatasetMissing
+from snnrepro.data.base import Availability, DatasetCorrupt, DatasetMissing
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
+from snnrepro.notice import notice
 from snnrepro.registry import DATASETS
 
 _GH = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/"
@@ -57,9 +58,15 @@ class FsddSource(AudioSource):
     def files(self, root: Path, download: bool, own: dict[str, Any]) -> tuple[list, list, dict[str, Any], Path]:
         rec = self.ensure(root, download)
         train, test = [], []
-        for f in sorted(rec.glob("*.wav")):
-            digit, _, index = parse_name(f)
+        wavs = sorted(rec.glob("*.wav"))
+        for f in wavs:
+            try:
+                digit, _, index = parse_name(f)
+            except ValueError:
+                raise DatasetCorrupt(f, "not an FSDD recording name: expected {digit}_{speaker}_{index}.wav") from None
             (test if index < 5 else train).append((f, digit))
+        if len(wavs) != EXPECTED:  # no md5 is published: the count is the check
+            notice(f"FSDD: {len(wavs)} wav files in {rec}, the published corpus has {EXPECTED}; results will differ")
         info = {"split": "official: index 0-4 test, 5-49 train",
                 "note": "FSDD is an openly available substitute for TIDIGITS, not TIDIGITS"}
         return train, test, info, rec

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from snnrepro.data.base import Availability, DataBundle, DatasetSource
+from snnrepro.data.base import Availability, DataBundle, DatasetCorrupt, DatasetSource
 from snnrepro.data.fetch import RemoteFile, ensure_files
 from snnrepro.data.frames import SPLITS, events_to_frames
 from snnrepro.registry import DATASETS
@@ -66,8 +66,12 @@ class NTidigitsSource(DatasetSource):
         ensure_files(self.name, folder, [FILE], download, hint="N-TIDIGITS18 (tonic's source)", check_md5=False)
         from tonic.datasets import NTIDIGITS18
 
-        tr = NTIDIGITS18(str(root), train=True, single_digits=True)
-        te = NTIDIGITS18(str(root), train=False, single_digits=True)
+        try:
+            tr = NTIDIGITS18(str(root), train=True, single_digits=True)
+            te = NTIDIGITS18(str(root), train=False, single_digits=True)
+        except (OSError, KeyError, ValueError) as exc:  # h5py on a damaged or foreign file
+            raise DatasetCorrupt(folder / FILE.name, f"not the N-TIDIGITS18 HDF5 file ({type(exc).__name__}: {exc})",
+                                 FILE.md5) from None
         info = {"split": "official train/test (single digits)", "bins": {"T": T, "split_by": split_by},
                 "layout": "[1, 64 channels, T bins] spike counts", "n_train": len(tr), "n_test": len(te)}
         return DataBundle(CochleaBins(tr, T, split_by), CochleaBins(te, T, split_by), (1, CHANNELS, T), 11, info=info)

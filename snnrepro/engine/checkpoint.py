@@ -45,8 +45,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:  # name the file meant, not its temporary
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 

@@ -29,23 +29,61 @@ from snnrepro.engine.device import describe
 from snnrepro.engine.optim import build_optimizer, build_scheduler
 from snnrepro.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from snnrepro.metrics.accuracy import count_correct
+from snnrepro.notice import notice
 from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
 from snnrepro.results.record import (
+    RunLock,
     RunRecord,
     artifacts_dir,
     checkpoint_path,
     git_commit,
+    keep_aside,
+    lock_path,
     metrics_csv_path,
+    previous_path,
     record_path,
     versions,
     write_metrics_csv,
     write_record,
 )
-from snnrepro.spec import Spec
+from snnrepro.spec import Spec, SpecError
 
 
 class Diverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class RunFailed(RuntimeError):
+    """A run that had started ended by an unexpected error; its record (status ``failed``) is ``.record``.
+
+    The original exception is the ``__cause__``; the message is one line.
+    """
+
+    def __init__(self, message: str, record: RunRecord) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a record's ``error`` and the CLI: a full disk said plainly, anything else as type: message."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"disk full (no space left on device{where}); free some space, then run again with --resume"
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 400 else text[:380] + " ..."
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def now() -> str:
@@ -53,8 +91,11 @@ def now() -> str:
 
 
 def data_root(path: str | Path | None = None) -> Path:
-    """``--data-root DIR``, else ``$SNNREPRO_DATA``, else ``./data``."""
-    return Path(path or os.environ.get("SNNREPRO_DATA") or "data")
+    """``--data-root DIR``, else ``$SNNREPRO_DATA``, else ``./data`` (a folder, or not there yet)."""
+    root = Path(path or os.environ.get("SNNREPRO_DATA") or "data")
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"data root {root} is a file, not a folder (set by --data-root or $SNNREPRO_DATA)")
+    return root
 
 
 def offline() -> bool:
@@ -107,9 +148,25 @@ class Built:
 
 def build(spec: Spec, bundle: DataBundle, device: torch.device, dist: ddp.DistInfo | None = None) -> Built:
     encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
-    net = MODELS.get(spec.model.family)(
-        spec.model.arch, tuple(bundle.input_shape), bundle.num_classes, **spec.model.params
-    )
+    family = MODELS.get(spec.model.family)
+    args = (spec.model.arch, tuple(bundle.input_shape), bundle.num_classes)
+    try:  # the weights must fit in memory: built on the meta device first, they cost nothing
+        with torch.device("meta"):
+            meta = family(*args, **spec.model.params)
+        need = sum(t.numel() * t.element_size() for t in (*meta.parameters(), *meta.buffers()))
+    except Exception:  # a factory that does data-dependent work: its real build below is the check
+        need = 0
+    have = available_memory()
+    if have is not None and need > have:
+        raise SpecError(spec.source or spec.id, "model.arch", f"{spec.model.arch!r} needs {need / 2**30:.1f} GiB "
+                        f"for its weights alone; this machine has {have / 2**30:.1f} GiB available")
+    try:
+        net = family(*args, **spec.model.params)
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and "alloc" not in str(exc) and "memory" not in str(exc):
+            raise
+        raise SpecError(spec.source or spec.id, "model.arch", f"cannot allocate {spec.model.arch!r}: "
+                        f"{' '.join(str(exc).split())[:200]}") from None
     model = nn.Sequential()
     model.add_module("encoder", encoder)
     model.add_module("net", net)
@@ -255,6 +312,8 @@ def fit(
                 best = (best[0], best[1], best[0])
             wall_before = state.get("wall_s", 0.0)
             record.metrics["resume_warnings"] = warnings
+            for w in warnings if dist.is_main else []:
+                notice(w)
             record.metrics["resumed_from_epoch"] = state["epoch"]
 
     pin = device.type == "cuda"
@@ -272,7 +331,8 @@ def fit(
     t_start = time.perf_counter()
     record.status = "running"
     record.history = history
-    save_record()
+    lock = _begin(results, spec, seed, record, save_record) if dist.is_main else None
+    failure: BaseException | None = None
     progress.start(tr.epochs, batches, start_epoch)
     restore_sigterm = _sigterm_as_interrupt()
     try:
@@ -351,24 +411,64 @@ def fit(
     except KeyboardInterrupt:
         record.status = "interrupted"
         record.error = f"stopped by Ctrl-C or SIGTERM after epoch {record.epochs} (resume with --resume)"
+    except Exception as exc:  # anything else (a full disk, a bug, a loader error) still ends with a status
+        record.status, record.error, failure = "failed", describe_error(exc), exc
     finally:
         restore_sigterm()
         progress.stop()
         record.wall_s = wall_before + time.perf_counter() - t_start
         record.finished_at = now()
-        save_record()
+        failure = _save_final(save_record, record, failure)
     if record.status == "ok" and dist.is_main:
         out_dir = artifacts_dir(results, spec.id, spec.profile, seed)
-        for comp in spec.analyses:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            analysis = ANALYSES.get(comp.name)
-            wants_initial = "initial_state" in inspect.signature(analysis).parameters
-            extra = {"initial_state": initial_state} if wants_initial else {}
-            metrics = analysis(b.model, test_loader, device, out_dir, **comp.params, **extra)
-            record.metrics[comp.name] = metrics
-        save_record()
+        try:
+            for comp in spec.analyses:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                analysis = ANALYSES.get(comp.name)
+                wants_initial = "initial_state" in inspect.signature(analysis).parameters
+                extra = {"initial_state": initial_state} if wants_initial else {}
+                metrics = analysis(b.model, test_loader, device, out_dir, **comp.params, **extra)
+                record.metrics[comp.name] = metrics
+        except Exception as exc:
+            record.status, record.error, failure = "failed", f"analysis {comp.name}: {describe_error(exc)}", exc
+        failure = _save_final(save_record, record, failure)
+    if lock is not None:
+        lock.release()
     ddp.barrier(dist)
+    if failure is not None:
+        raise RunFailed(f"{spec.id} seed {seed}: {record.error}", record) from failure
     return record
+
+
+def _begin(results: Path, spec: Spec, seed: int, record: RunRecord, save_record: Callable[[], None]) -> RunLock:
+    """Take the run's lock, keep a finished record of an earlier run aside, write the ``running`` record.
+
+    Raises :class:`RunBusy` when another process runs the same (id, profile, seed), and
+    :class:`RunFailed` when the record cannot be written (nothing is left behind then).
+    """
+    lock = RunLock(lock_path(results, spec.id, spec.profile, seed)).acquire()
+    try:
+        keep_aside(record_path(results, spec.id, spec.profile, seed), previous_path(results, spec.id, spec.profile,
+                                                                                    seed))
+        save_record()
+    except Exception as exc:
+        lock.release()
+        record.status, record.error = "failed", describe_error(exc)
+        raise RunFailed(f"{spec.id} seed {seed}: {record.error}", record) from exc
+    return lock
+
+
+def _save_final(
+    save_record: Callable[[], None], record: RunRecord, failure: BaseException | None
+) -> BaseException | None:
+    """Write the record with its final status; a write that fails (full disk) becomes the run's failure."""
+    try:
+        save_record()
+    except OSError as exc:
+        if failure is None:
+            record.status, record.error = "failed", describe_error(exc)
+        return failure or exc
+    return failure
 
 
 def _sigterm_as_interrupt() -> Callable[[], None]:
