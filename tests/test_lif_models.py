@@ -157,8 +157,21 @@ def test_forward_backward_small_nets_all_modes() -> None:
 def test_reusable_builder_with_another_node() -> None:
     net = build_multistep(parse_arch("4C3-P2-10"), (1, 8, 8), 10, node=lambda shape: LIF(decay=0.2, refractory=1),
                           readout="count", relu=False, bn=False)  # fmt: skip
+    nodes = [m for m in net.modules() if isinstance(m, LIF)]
+    assert len(nodes) == 2 and all(m.cfg.decay == 0.2 and m.cfg.refractory == 1 for m in nodes)
+    spikes = []
+    hook = nodes[-1].register_forward_hook(lambda m, i, o: spikes.append(o))
+    torch.manual_seed(0)
     out = net(torch.rand(5, 2, 1, 8, 8) * 3)
-    assert out.shape == (2, 10) and out.max() <= 3  # refractory 1: at most every other step
+    assert out.shape == (2, 10) and torch.equal(out, spikes[0].sum(0))  # count readout
+    assert not (spikes[0][1:] * spikes[0][:-1]).any()  # refractory 1: never two steps in a row
+    # an output current above threshold at every step: spikes at steps 0, 2, 4 only
+    with torch.no_grad():
+        next(m for m in net.modules() if isinstance(m, torch.nn.Linear)).bias.fill_(5.0)
+    out = net(torch.rand(5, 2, 1, 8, 8) * 3)
+    hook.remove()
+    assert torch.equal(spikes[1], torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0]).view(5, 1, 1).expand(5, 2, 10))
+    assert torch.equal(out, torch.full((2, 10), 3.0))
 
 
 def test_energy_analysis(tmp_path: Path) -> None:
@@ -167,9 +180,32 @@ def test_energy_analysis(tmp_path: Path) -> None:
     data = [(torch.rand(5, 1, 8, 8), torch.zeros(5, dtype=torch.long)) for _ in range(2)]
     m = energy(net, data, torch.device("cpu"), tmp_path, reported_firing_rate=0.082, reported_ee=35.1)
     assert (tmp_path / "firing_rates.csv").exists() and (tmp_path / "firing_rates.png").exists()
-    assert 0 < m["firing_rate"] < 1 and m["T"] == 4
+    # the same quantities from the three LIF populations' spikes, recorded here: rates per neuron and step,
+    # and the input activity of conv2 and fc (the 2x2 max-pooled spikes: a window is active if any spike)
+    spikes: list[list[torch.Tensor]] = [[], [], []]
+    lifs = [mod for mod in net.modules() if isinstance(mod, LIF)]
+    hooks = [mod.register_forward_hook(lambda mod, i, o, k=k: spikes[k].append(o)) for k, mod in enumerate(lifs)]
+    with torch.no_grad():
+        for x, _ in data:
+            net(x)
+    for h in hooks:
+        h.remove()
+    s1, s2, s3 = (torch.cat(s, 1) for s in spikes)  # [4, 10, 8, 8, 8], [4, 10, 16, 4, 4], [4, 10, 100]
+    assert s1.shape == (4, 10, 8, 8, 8) and s3.shape == (4, 10, 100)
+    rates = [float(s.mean()) for s in (s1, s2, s3)]
+    assert 0 < min(rates) and max(rates) < 1  # a non-degenerate case
+    assert [m["rate_lif1"], m["rate_lif2"], m["rate_lif3"]] == pytest.approx(rates, rel=1e-6)
+    cells = 4 * 10 * (512 + 256 + 100)  # steps x samples x neurons
+    assert m["firing_rate"] == pytest.approx(float(s1.sum() + s2.sum() + s3.sum()) / cells, rel=1e-6)
+    act2 = float((s1.reshape(4, 10, 8, 4, 2, 4, 2).amax((4, 6)) > 0).float().mean())
+    act3 = float((s2.reshape(4, 10, 16, 2, 2, 2, 2).amax((4, 6)) > 0).float().mean())
+    synops = (16 * 16 * 72 * act2 + 64 * 100 * act3) * 4
+    assert m["T"] == 4 and m["samples"] == 10 and m["synops"] == pytest.approx(synops, rel=1e-6)
+    assert m["first_layer_macs"] == 8 * 64 * 9
+    flops = 8 * 64 * 9 + 16 * 16 * 72 + 64 * 100
+    assert m["ee_synops"] == pytest.approx(flops * 4.6 / (8 * 64 * 9 * 4.6 * 4 + synops * 0.1), rel=1e-6)
     # ANN MACs: conv1 8*64*9, conv2 16*16*72, fc 64*100
-    assert m["flops_ann"] == 8 * 64 * 9 + 16 * 16 * 72 + 64 * 100
+    assert m["flops_ann"] == flops
     torch.testing.assert_close(torch.tensor(m["ee_paper"]), torch.tensor(4.6 / (m["firing_rate"] * 0.1 * 4)))
     # Table 5 consistency of the paper's own numbers under Eq. 1 (our reading of the constants)
     assert round(4.6 / (0.082 * 0.1 * 16), 1) == 35.1
