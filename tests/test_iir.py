@@ -461,3 +461,27 @@ def test_analyses_write_figures_and_metrics(tmp_path) -> None:
     tgt[3] = tgt[6] = 1
     assert spike_recovery(out, tgt, 0)[:2] == (1.0, 2.0)
     assert spike_recovery(out, tgt, 1)[:2] == (2.0, 2.0)
+
+
+def test_bench_ratios_are_the_printed_ms_over_the_printed_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``snnrepro bench iir``: one reference row, and every ratio equals its row's ms / that row's ms."""
+    from snnrepro.benches import iir as bench
+
+    calls = []
+
+    def fake_interleaved_ms(fns: dict, device: torch.device, **kw: int) -> dict[str, float]:
+        calls.append(list(fns))
+        for fn in fns.values():
+            fn()  # each step runs
+        return {name: 10.0 + 7.0 * i for i, name in enumerate(fns)}  # distinct, made-up medians
+
+    monkeypatch.setattr(bench, "STEPS", 3)
+    monkeypatch.setattr(bench, "BATCH", 4)
+    monkeypatch.setattr(bench, "interleaved_ms", fake_interleaved_ms)
+    rows = bench.run(torch.device("cpu"), quick=True)
+    assert len(calls) == 1 and calls[0] == [r.name for r in rows]  # one round-robin over all four
+    ref = rows[0]
+    assert ref.reference is None and ref.ratio is None and len(rows) == 4
+    assert [r.ms_per_step for r in rows] == [10.0, 17.0, 24.0, 31.0]
+    for row in rows[1:]:
+        assert row.reference == ref.name and row.ratio == row.ms_per_step / ref.ms_per_step, row
