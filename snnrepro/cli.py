@@ -46,6 +46,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, OSError) and exc.filename and exc.strerror:  # e.g. --out into a read-only folder
                 msg = f"{exc.filename}: {exc.strerror}"
+            from snnrepro.data.base import DatasetMissing
+
+            if isinstance(exc, DatasetMissing):  # say where datasets are looked for, and how to point elsewhere
+                msg += "\n(datasets are read from --data-root DIR, else $SNNREPRO_DATA, else ./data)"
             err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
 

@@ -79,3 +79,12 @@ def test_short_or_unmeasured_runs_print_no_estimate(spec_env) -> None:
     _slow_record(env["results"], epoch_s=10.0)
     res = invoke("run", "digits-long", "--device", "cpu", "--seed", "1")
     assert res.exit_code == 0 and "long run" not in res.stderr  # measured, but well under an hour
+
+
+def test_a_missing_dataset_names_where_datasets_are_read_from(spec_env) -> None:
+    spec = {**digits_spec("mnist-missing"), "dataset": {"name": "mnist", "params": {}}}
+    spec["model"] = {"family": "relu", "arch": "784-32-10"}
+    spec_env(spec)
+    res = invoke("run", "mnist-missing", "--seed", "0")  # offline, empty private data root
+    assert res.exit_code == 2 and "train-images-idx3-ubyte" in res.output
+    assert "--data-root DIR, else $SNNREPRO_DATA" in " ".join(res.output.split())
