@@ -19,8 +19,8 @@ from torch.utils.data import TensorDataset
 from snnrepro.data.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.executor import Job, run_local, run_slurm
-from snnrepro.engine.loop import _train_loader, build
-from snnrepro.engine.seeding import seed_everything
+from snnrepro.engine.loop import ProgressSink, _train_loader, build, fit
+from snnrepro.engine.seeding import CUBLAS_WORKSPACE, seed_everything
 from snnrepro.results.record import RunRecord, iter_records, record_path, write_record
 from snnrepro.results.tables import rebuild_all
 from snnrepro.spec import resolve
@@ -198,3 +198,42 @@ def test_concurrent_writers_lose_nothing(env: dict[str, Path]) -> None:
     spec = resolve({**SPEC, "id": "w0"}, where="t")
     rebuild_all([spec], root)
     assert len((root / "runs.csv").read_text().splitlines()) == 81
+
+
+def _nondeterministic_op() -> None:
+    """``Tensor.put_`` without accumulation has no deterministic implementation, on CPU too."""
+    torch.zeros(5).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]))
+
+
+def test_deterministic_mode_is_strict_and_set_by_every_run(tmp_path: Path) -> None:
+    """``train.deterministic: true``: torch's deterministic algorithms without ``warn_only`` (an op without a
+    deterministic implementation raises), cuDNN deterministic; ``false`` (the default) restores PyTorch's
+    defaults, so a run never inherits the mode of one before it in the same process."""
+    try:
+        seed_everything(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        if torch.cuda.is_available():
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (CUBLAS_WORKSPACE, ":16:8")
+        with pytest.raises(RuntimeError, match="deterministic"):
+            _nondeterministic_op()
+        seed_everything(0)
+        assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+        _nondeterministic_op()
+
+        class Watch(ProgressSink):  # what the mode is while the loop trains
+            def __init__(self) -> None:
+                self.seen: list[bool] = []
+
+            def batch(self, epoch: int, done: int, loss: float, acc: float, samples_per_s: float) -> None:
+                self.seen.append(torch.are_deterministic_algorithms_enabled())
+
+        for flag in (True, False, True):
+            raw = digits_spec("digits-relu-det", arch="64-10", epochs=1, max_batches=2, deterministic=flag)
+            watch = Watch()
+            rec = fit(resolve(raw, where="t"), 0, torch.device("cpu"), tmp_path / str(flag), tmp_path / "data",
+                      progress=watch)  # fmt: skip
+            assert rec.status == "ok" and watch.seen == [flag, flag], (flag, watch.seen)
+    finally:
+        seed_everything(0)

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
 import numpy as np
 import torch
 
+#: cuBLAS's documented setting for reproducible GEMMs (read when a cuBLAS handle is created, so it must be
+#: set before the first CUDA matrix product; ``seed_everything`` runs before the model is built).
+CUBLAS_WORKSPACE = ":4096:8"
+
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device), and set deterministic mode to ``deterministic``.
+
+    See :func:`set_deterministic`; the mode is set either way, so a run never inherits another's.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    set_deterministic(deterministic)
+
+
+def set_deterministic(on: bool) -> None:
+    """``train.deterministic``: every operation runs a deterministic algorithm, or the run stops.
+
+    On: ``torch.use_deterministic_algorithms(True)`` (an operation that has no deterministic implementation
+    raises ``RuntimeError`` naming it, and the run ends ``failed`` -- never a silent warning), cuDNN picks
+    deterministic convolution algorithms without benchmarking, and when CUDA is present
+    ``CUBLAS_WORKSPACE_CONFIG`` is set to :data:`CUBLAS_WORKSPACE` unless the environment sets it already.
+    Off: all of these back to PyTorch's defaults (the environment variable, once set, stays).
+    """
+    if on and torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+    torch.backends.cudnn.benchmark = False
 
 
 def rng_state() -> dict[str, Any]:
