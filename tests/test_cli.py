@@ -33,7 +33,7 @@ def test_run_json_then_table(env: dict[str, Path]) -> None:
         assert x["status"] == "ok" and 0.5 < x["test_acc"] <= 1.0 and x["epochs"] == 2
         assert {"id", "best_test_acc", "wall_s"} <= set(x)
     table = invoke("table", "rsn")
-    assert table.exit_code == 0 and "CLI test row" in table.stdout and "(n=2)" in table.stdout
+    assert table.exit_code == 0 and "CLI test row" in table.stdout and "2 ok" in table.stdout
     assert "full" in table.stdout
     csv = invoke("table", "digits", "--format", "csv")
     assert csv.exit_code == 0 and csv.stdout.startswith("id,row,dataset")

@@ -50,8 +50,10 @@ def test_list_json_and_tsv_are_parseable() -> None:
     assert r["paper"] == "stdbp" and r["dataset"] == "mnist" and r["reported"] == pytest.approx(99.2)
     assert isinstance(r["results"], list)
     tsv = list(csv.reader(io.StringIO(invoke("list", "--format", "tsv").stdout), delimiter="\t"))
-    assert tsv[0] == ["paper", "dataset", "id", "table", "row", "reported", "results"]
-    assert len(tsv) == len(rows) + 1 and all(len(line) == 7 for line in tsv)
+    header = ["paper", "dataset", "id", "table", "row", "reported", "results", "cpu_h_per_seed", "gpu_h_per_seed",
+              "blocker"]  # fmt: skip
+    assert tsv[0] == header
+    assert len(tsv) == len(rows) + 1 and all(len(line) == len(header) for line in tsv)
     assert "table|json|tsv" in invoke("list", "--help").stdout
 
 
