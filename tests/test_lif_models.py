@@ -314,9 +314,9 @@ def _train_digits(mode: str, epochs: int, ann_warmup_epochs: int = 0) -> float:
 def test_digits_accuracy_per_gradient_mode(mode: str) -> None:
     """Best SNN test accuracy in 6 epochs, the first an ANN warm-up (about 5 s per mode on one idle core).
 
-    Measured with ``tools/bpsa_dead_voters.py`` (this net and budget, seeds 0-4): baseline 0.978-0.989,
-    BPSA 0.981-0.989, BPSA+BPTA 0.975-0.986.  Without the warm-up BPSA reached 0.853-0.961 and BPSA+BPTA
-    0.906-0.933: over half of the output voters end up silent on every input and, under Eq. 9, never get
-    a gradient again (docs/lif.md).
+    Measured with ``tools/bpsa_dead_voters.py`` (this net and budget, seeds 0-4, record
+    ``results/evidence/bpsa-dead-voters/main.jsonl``): baseline 0.978-0.986, BPSA 0.978-0.983, BPSA+BPTA
+    0.983-0.989.  Without the warm-up BPSA reached 0.878-0.950 and BPSA+BPTA 0.900-0.961: over half of the
+    output voters end up silent on every input and, under Eq. 9, never get a gradient again (docs/lif.md).
     """
     assert _train_digits(mode, epochs=6, ann_warmup_epochs=1) >= 0.95
