@@ -773,6 +773,59 @@ def bench(
         err.print(f"wrote {path}")
 
 
+# --------------------------------------------------------------------------- eval / export
+ExportFormat = Enum("ExportFormat", [(f, f) for f in ("safetensors", "nir")], type=str)  # type: ignore[misc]
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    run_ref: str = typer.Argument(..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path"),
+    dataset: str | None = typer.Option(None, help="evaluate on another registered dataset of the same sample shape"),
+    dataset_param: list[str] = typer.Option([], "--dataset-param", help="KEY=VALUE parameters of --dataset"),
+    data_root: Path | None = typer.Option(None, file_okay=False, help="dataset folder (default $SNNREPRO_DATA)"),
+    device: Device = typer.Option(Device.auto, help="auto: the first GPU when present, else the CPU"),
+    results: Path | None = typer.Option(None, file_okay=False, help="results folder holding the run"),
+    json_: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
+) -> None:
+    """Evaluate a trained run's checkpoint on the test split (model rebuilt from the spec in its record)."""
+    from snnrepro.engine.device import pick_device
+    from snnrepro.engine.evaluate_run import evaluate_run
+    from snnrepro.engine.loop import data_root as resolve_root
+
+    params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in dataset_param)}
+    out = evaluate_run(run_ref, results_root(results), resolve_root(data_root), pick_device(plain(device)),
+                       dataset, params)  # fmt: skip
+    for w in out["warnings"]:
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    if json_:
+        sys.stdout.write(json.dumps(out) + "\n")
+        return
+    rec = "" if out["record_test_acc"] is None else f"   (record: {100 * out['record_test_acc']:.2f} %)"
+    sys.stdout.write(
+        f"{out['id']} {out['profile']} seed {out['seed']} epoch {out['epoch']} on {out['dataset']} "
+        f"({out['samples']} samples): accuracy {100 * out['test_acc']:.2f} %  loss {out['test_loss']:.4f}{rec}\n"
+    )
+
+
+@app.command("export")
+@user_errors
+def export_cmd(
+    run_ref: str = typer.Argument(..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path"),
+    format_: ExportFormat = typer.Option(..., "--format", help="safetensors (weights) | nir (graph, lif/iir only)"),
+    out: Path | None = typer.Option(None, dir_okay=False, help="file to write (default <run>/export/seed-<n>.*)"),
+    results: Path | None = typer.Option(None, file_okay=False, help="results folder holding the run"),
+) -> None:
+    """Write a trained run's weights (safetensors, spec and provenance in the metadata) or its NIR graph."""
+    from snnrepro.export import export_run
+
+    info = export_run(run_ref, plain(format_), out, results_root(results))
+    for w in info["warnings"]:
+        err.print(f"[yellow]note:[/] {escape(w)}", highlight=False)
+    nodes = f" ({' -> '.join(info['nodes'])})" if "nodes" in info else ""
+    err.print(f"wrote {info['path']}{nodes}", highlight=False)
+
+
 @app.callback()
 def _startup() -> None:
     """Reproduce the experiment tables of five deep-SNN training papers from one command line."""
