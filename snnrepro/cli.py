@@ -780,7 +780,9 @@ ExportFormat = Enum("ExportFormat", [(f, f) for f in ("safetensors", "nir")], ty
 @app.command("eval")
 @user_errors
 def eval_cmd(
-    run_ref: str = typer.Argument(..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path"),
+    run_ref: str = typer.Argument(
+        ..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path", autocompletion=_complete_ids
+    ),
     dataset: str | None = typer.Option(None, help="evaluate on another registered dataset of the same sample shape"),
     dataset_param: list[str] = typer.Option([], "--dataset-param", help="KEY=VALUE parameters of --dataset"),
     data_root: Path | None = typer.Option(None, file_okay=False, help="dataset folder (default $SNNREPRO_DATA)"),
@@ -811,7 +813,9 @@ def eval_cmd(
 @app.command("export")
 @user_errors
 def export_cmd(
-    run_ref: str = typer.Argument(..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path"),
+    run_ref: str = typer.Argument(
+        ..., metavar="RUN|CHECKPOINT", help="ID[:profile[:seed]] or a checkpoint .pt path", autocompletion=_complete_ids
+    ),
     format_: ExportFormat = typer.Option(..., "--format", help="safetensors (weights) | nir (graph, lif/iir only)"),
     out: Path | None = typer.Option(None, dir_okay=False, help="file to write (default <run>/export/seed-<n>.*)"),
     results: Path | None = typer.Option(None, file_okay=False, help="results folder holding the run"),
