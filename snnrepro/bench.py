@@ -152,7 +152,7 @@ def write_report(rows: list[BenchRow], device: torch.device, folder: Path, label
     """``<folder>/bench-<label>-<device type>[-quick].{md,csv}`` with the machine facts in both."""
     import pandas as pd
 
-    from snnrepro.engine.checkpoint import atomic_write_bytes
+    from snnrepro.io import atomic_write_bytes
 
     info = machine_info(device)
     stem = f"bench-{label}-{device.type}" + ("-quick" if quick else "")

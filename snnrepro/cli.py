@@ -550,7 +550,7 @@ def table(
         else:
             text = csv_text(frame, sep="\t" if format_ is TableFormat.tsv else ",")
     if out:
-        from snnrepro.engine.checkpoint import atomic_write_bytes
+        from snnrepro.io import atomic_write_bytes
 
         atomic_write_bytes(out, text.encode())
         err.print(f"wrote {out}")

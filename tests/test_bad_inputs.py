@@ -556,7 +556,7 @@ def test_crash_mid_run_writes_failed_and_keeps_the_previous_record(env: Env, mon
 
 @pytest.mark.parametrize("persistent", [False, True], ids=["transient", "persistent"])
 def test_disk_full_is_one_line_no_temp_files_and_the_old_record_kept(env: Env, monkeypatch, persistent) -> None:
-    from snnrepro.engine import checkpoint
+    from snnrepro import io as safe_io
 
     assert _invoke("run", "bad-base", *SMOKE, "--seed", "5").exit_code == 0
     good = _rec(env, 5)
@@ -569,7 +569,7 @@ def test_disk_full_is_one_line_no_temp_files_and_the_old_record_kept(env: Env, m
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(safe_io.os, "fsync", fsync)
     res = _invoke("run", "bad-base", *SMOKE, "--seed", "5")
     monkeypatch.undo()
     failed = [ln for ln in res.output.splitlines() if ln.startswith("failed:")]

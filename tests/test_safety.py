@@ -75,7 +75,7 @@ def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path)
 def test_failed_checkpoint_write_leaves_no_temp_file_and_keeps_the_old_one(tmp_path, monkeypatch) -> None:
     import errno
 
-    from snnrepro.engine import checkpoint
+    from snnrepro import io as safe_io
 
     ck = tmp_path / "seed-0.pt"
     save_checkpoint(ck, {"epoch": 0})
@@ -83,7 +83,7 @@ def test_failed_checkpoint_write_leaves_no_temp_file_and_keeps_the_old_one(tmp_p
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    monkeypatch.setattr(safe_io.os, "fsync", full)
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(ck, {"epoch": 1})
     monkeypatch.undo()

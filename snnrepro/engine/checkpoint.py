@@ -1,6 +1,6 @@
 """Atomic, checksummed checkpoints with fallback to the previous good one.
 
-Each save writes ``<name>.pt`` via a temporary file and ``os.replace`` (never a torn
+Each save writes ``<name>.pt`` via :func:`snnrepro.io.atomic_write_bytes` (never a torn
 file, and no temporary file left behind when the write fails, e.g. on a full disk), records
 its SHA-256 beside it, and keeps the previous checkpoint as ``<name>.prev.pt``.  Loading
 verifies the checksum and falls back to the previous one with a warning when the newest is
@@ -16,55 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from snnrepro.io import atomic_copy, atomic_write_bytes
+
 
 class CheckpointError(RuntimeError):
     """No usable checkpoint (missing, truncated or corrupted)."""
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``path`` all at once: a temporary file, fsync, rename; on failure the temporary file is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno is not None:  # name the file meant, not its temporary
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-        raise
-
-
-def atomic_copy(src: Path, dst: Path) -> None:
-    """``dst`` becomes a copy of ``src`` at once (a hard link where possible: no space needed)."""
-    tmp = _tmp_name(dst)
-    try:
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _digest(data: bytes) -> str:

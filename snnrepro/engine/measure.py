@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from snnrepro.engine.checkpoint import atomic_write_bytes
 from snnrepro.engine.device import describe
 from snnrepro.engine.loop import _to_device, build, load_data
 from snnrepro.engine.seeding import seed_everything
+from snnrepro.io import atomic_write_bytes
 from snnrepro.results.record import git_commit
 from snnrepro.spec import Spec
 
@@ -38,15 +38,18 @@ def measure_step(spec: Spec, device: torch.device, data_root: Path, steps: int =
     Stops timing early once ``budget_s`` seconds were spent (a slow spec then gets fewer timed steps,
     at least one).
     """
+    # On a CPU the clock is this process's CPU time: with one thread it is the wall time the step takes on a
+    # free core, whatever else shares the machine (run with OMP_NUM_THREADS=1).  On a GPU: wall time, synced.
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     seed_everything(0)
     bundle, source = load_data(spec, data_root, allow_standin=True)
     b = build(spec, bundle, device)
     b.model.train()
     x, y = _batch(bundle.train, spec.train.batch_size)
     x, y = _to_device(x, device), y.to(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     b.rule.step(x, y, b.optimizer, spec.train.grad_clip)  # untimed
-    first = time.perf_counter() - t0
+    first = clock() - t0
     times: list[float] = []
     spent = first
     for _ in range(steps):
@@ -54,11 +57,11 @@ def measure_step(spec: Spec, device: torch.device, data_root: Path, steps: int =
             break
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t = time.perf_counter()
+        t = clock()
         b.rule.step(x, y, b.optimizer, spec.train.grad_clip)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
         spent += times[-1]
     step_s = statistics.median(times) if times else first
     return {
@@ -68,7 +71,8 @@ def measure_step(spec: Spec, device: torch.device, data_root: Path, steps: int =
         "timed_steps": len(times),
         "first_step_s": first,
         "data": "real" if source == "real" else source,
-        "load_avg_1min": round(os.getloadavg()[0], 2),  # > cores: other work shared the CPU (an upper bound)
+        "clock": "wall" if device.type == "cuda" else f"process CPU time, {torch.get_num_threads()} thread(s)",
+        "load_avg_1min": round(os.getloadavg()[0], 2),
         "spec_hash": spec.hash(),
     }
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.io import atomic_write_bytes
 from snnrepro.results.record import RunRecord, iter_records
 from snnrepro.results.verdict import by_profile, row_verdict
 from snnrepro.spec import Spec

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snnrepro.engine.checkpoint import atomic_copy, atomic_write_bytes
+from snnrepro.io import atomic_copy, atomic_write_bytes
 from snnrepro.spec import ID_RULE, PROFILES, is_valid_id
 
 STATUSES = ("ok", "diverged", "interrupted", "failed", "running")

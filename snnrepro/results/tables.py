@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from snnrepro.engine.checkpoint import atomic_write_bytes
+from snnrepro.io import atomic_write_bytes
 from snnrepro.results.cost import CostContext
 from snnrepro.results.record import RunRecord, iter_records
 from snnrepro.results.verdict import (
