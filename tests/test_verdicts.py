@@ -185,10 +185,13 @@ def test_list_fits_cpu_and_cost_come_from_measurements(tmp_path: Path, monkeypat
 
     results = tmp_path / "results"
     (results / "cost").mkdir(parents=True)
-    fast = {"s_per_sample": 1e-6, "data": "real", "spec_hash": "x"}
-    slow = {"s_per_sample": 1000.0, "data": "stand-in", "spec_hash": "x"}  # 4 x 20 x 1000 s = 22 h per seed
+    from snnrepro.spec import load_spec
+
+    fast = {"s_per_sample": 1e-6, "data": "real", "spec_hash": load_spec("xor-rsn-absolute").hash()}
+    slow = {"s_per_sample": 1000.0, "data": "stand-in", "spec_hash": load_spec("xor-rsn-relative").hash()}
+    stale = {"s_per_sample": 1e-6, "data": "real", "spec_hash": "0123456789ab"}  # made for another spec: ignored
     (results / "cost" / "cpu.json").write_text(
-        json.dumps({"device": "cpu", "specs": {"xor-rsn-absolute": fast, "xor-rsn-relative": slow}})
+        json.dumps({"device": "cpu", "specs": {"xor-rsn-absolute": fast, "xor-rsn-relative": slow, "assoc-iir": stale}})
     )
     monkeypatch.setenv("COLUMNS", "200")
     out = CliRunner().invoke(app, ["list", "--fits-cpu", "--results", str(results), "--format", "json"])

@@ -6,11 +6,14 @@ Cost = measured seconds per training sample x training samples of the full budge
 1. ``results/cost/<device>.json``, written by ``snnrepro cost --measure``: a few training steps of the
    full-profile spec at its batch size, timed after one untimed step, on the real data when it is on
    disk, else on its stand-in of the same sample shape (the stand-in gives the same tensor shapes; for
-   the STDBP kernel, whose cost depends on how many inputs spike, the record says which data it timed);
-2. finished or interrupted run records (``epoch_s / train_size`` of their epochs) on that device kind.
+   the STDBP kernel, whose cost depends on how many inputs spike, the record says which data it timed).
+   On a CPU the clock is the process's CPU time with one thread, so other work on the machine does not
+   inflate it; it is the wall time on one free core;
+2. else run records (``epoch_s / train_size`` of their epochs) on that device kind: wall time, which
+   other processes sharing the CPU inflate.
 
-The run records win where both exist (they time whole epochs of real training).  Evaluation passes
-are not counted (one test pass costs well under one training epoch for every spec here).
+A measurement counts only for the spec hash it was made for.  Evaluation passes are not counted (one
+test pass costs well under one training epoch for every spec here).
 
 Blockers: the dataset's files are missing (which ones), the corpus is licensed (cannot be downloaded),
 or the full budget needs more than :data:`CPU_HOURS_PER_SEED` CPU hours per seed (*needs a GPU*).
@@ -118,12 +121,13 @@ def row_cost(
     size = full_train_size(spec, records)
     if size is None:
         return None
-    found = _from_records(spec, records, kind)
+    m = measurements.get(kind, {}).get(spec.id)
+    if m and isinstance(m.get("s_per_sample"), int | float) and m.get("spec_hash") in (None, spec.hash()):
+        found: tuple[float, str] | None = (float(m["s_per_sample"]), f"cost --measure ({m.get('data', '?')} data)")  # type: ignore[arg-type]
+    else:
+        found = _from_records(spec, records, kind)
     if found is None:
-        m = measurements.get(kind, {}).get(spec.id)
-        if not m or not isinstance(m.get("s_per_sample"), int | float):
-            return None
-        found = (float(m["s_per_sample"]), f"cost --measure ({m.get('data', '?')} data)")  # type: ignore[arg-type]
+        return None
     s_per_sample, source = found
     hours = s_per_sample * size * spec.train.epochs / 3600.0
     return Cost(kind, s_per_sample, source, hours, spec.train.seeds)
