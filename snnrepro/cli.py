@@ -274,8 +274,9 @@ def run_specs(
     tensorboard: Path | None = None,
     log_every: int | None = None,
 ) -> list[RunRecord]:
+    from snnrepro.data.loading import data_root
     from snnrepro.engine.device import pick_device
-    from snnrepro.engine.loop import RunFailed, data_root, fit
+    from snnrepro.engine.loop import RunFailed, fit
     from snnrepro.progress import tensorboard_writer_class
 
     if tensorboard is not None:
@@ -408,7 +409,7 @@ def cost(
     With --measure, first times a few training steps of each spec at its batch size on DEVICE (real data
     when present, else the stand-in of the same shape) into results/cost/<device>.json.
     """
-    from snnrepro.engine.loop import data_root as resolve_data_root
+    from snnrepro.data.loading import data_root as resolve_data_root
     from snnrepro.results.cost import CostContext, load_measurements
 
     specs, _ = _all_specs()
@@ -449,7 +450,7 @@ def cost(
 
 # --------------------------------------------------------------------------- tables
 def _costs(results: Path | None, data_root: Path | None) -> Any:
-    from snnrepro.engine.loop import data_root as resolve_data_root
+    from snnrepro.data.loading import data_root as resolve_data_root
     from snnrepro.results.cost import CostContext
 
     return CostContext.load(results_root(results), resolve_data_root(data_root))
@@ -612,7 +613,7 @@ def reproduce(
         failed_logs = _dispatch(
             chosen, executor, jobs, seeds, profile, device, data_root, results, force, cluster, partition, timeout_min
         )
-    from snnrepro.engine.loop import data_root as resolve_data_root
+    from snnrepro.data.loading import data_root as resolve_data_root
 
     all_specs, _ = _all_specs()
     for path in rebuild_all(all_specs, results_root(results), resolve_data_root(data_root)):
@@ -698,7 +699,7 @@ def data_check(
     ),
 ) -> None:
     """Which datasets are present, missing (exact files and folder) or downloadable."""
-    from snnrepro.engine.loop import data_root as resolve_root
+    from snnrepro.data.loading import data_root as resolve_root
     from snnrepro.registry import DATASETS
 
     root = resolve_root(data_root)
@@ -791,9 +792,9 @@ def eval_cmd(
     json_: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
 ) -> None:
     """Evaluate a trained run's checkpoint on the test split (model rebuilt from the spec in its record)."""
+    from snnrepro.data.loading import data_root as resolve_root
     from snnrepro.engine.device import pick_device
     from snnrepro.engine.evaluate_run import evaluate_run
-    from snnrepro.engine.loop import data_root as resolve_root
 
     params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in dataset_param)}
     out = evaluate_run(run_ref, results_root(results), resolve_root(data_root), pick_device(plain(device)),

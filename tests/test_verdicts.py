@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnrepro.engine.loop import fit, split_validation
+from snnrepro.data.loading import split_validation
+from snnrepro.engine.loop import fit
 from snnrepro.metrics.accuracy import correct_mask, count_correct
 from snnrepro.results.cost import CostContext, blocker, row_cost
 from snnrepro.results.provenance import method_changed

@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from snnrepro.engine.loop import build, data_root, deterministic_subset, load_data
+from snnrepro.data.loading import data_root, deterministic_subset, load_data
+from snnrepro.engine.loop import build
 from snnrepro.engine.seeding import epoch_generator, seed_everything
 from snnrepro.spec import load_spec, parse_set
 

@@ -21,7 +21,7 @@ CASES = (("784-400-10", "relu 784-400-10"), ("28x28-6C5-P2-16C5-P2-1024-128-10",
 
 
 def _images(n: int) -> tuple[torch.Tensor, str]:
-    from snnrepro.engine.loop import data_root
+    from snnrepro.data.loading import data_root
 
     try:
         bundle = DATASETS.get("mnist").load(data_root(), download=False)

@@ -172,7 +172,8 @@ def evaluate_run(
     dataset_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Accuracy (ties wrong) and mean loss of a trained run on a test split; see the module docstring."""
-    from snnrepro.engine.loop import deterministic_subset, evaluate, load_data
+    from snnrepro.data.loading import deterministic_subset, load_data
+    from snnrepro.engine.loop import evaluate
     from snnrepro.engine.seeding import seed_everything
     from snnrepro.registry import DATASETS, LOSSES
 
@@ -194,7 +195,7 @@ def evaluate_run(
                 f"{dataset} samples have shape {tuple(shape)} and {classes} classes; {spec.id} was trained on"
                 f" {trained_shape} and {trained_classes} (give dataset parameters with --dataset-param KEY=VALUE)"
             )
-        from snnrepro.engine.loop import offline
+        from snnrepro.data.loading import offline
 
         bundle = DATASETS.get(dataset).load(data_dir, download=not offline(), **params)
         test_ds, max_batches, name = bundle.test, None, dataset

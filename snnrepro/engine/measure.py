@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from snnrepro.data.loading import load_data
 from snnrepro.engine.device import describe
-from snnrepro.engine.loop import _to_device, build, load_data
+from snnrepro.engine.loop import _to_device, build
 from snnrepro.engine.seeding import seed_everything
 from snnrepro.io import atomic_write_bytes
 from snnrepro.results.record import git_commit
