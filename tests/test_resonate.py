@@ -441,3 +441,24 @@ def test_gauss_product_equals_block_form_and_its_gradients_match_autograd() -> N
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
     assert torch.autograd.gradcheck(lambda w_, d_: _GaussWeights.apply(w_, d_, omega), (w, d))
+
+
+def test_bench_ratios_are_the_printed_ms_over_the_printed_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``snnrepro bench rsn``: one ANN row, and both RSN ratios are their ms over that row's ms."""
+    from snnrepro.benches import rsn as bench
+
+    calls = []
+
+    def fake_interleaved_ms(fns: dict, device: torch.device, **kw: int) -> dict[str, float]:
+        calls.append(list(fns))
+        return {name: 10.0 + 7.0 * i for i, name in enumerate(fns)}  # distinct, made-up medians
+
+    monkeypatch.setattr(bench, "BATCH", 4)
+    monkeypatch.setattr(bench, "interleaved_ms", fake_interleaved_ms)
+    rows = bench.run(torch.device("cpu"), quick=True)
+    assert len(calls) == 1 and len(calls[0]) == 3  # the ANN and both RSN variants in one round-robin
+    ref = rows[0]
+    assert ref.reference is None and ref.ratio is None and len(rows) == 3
+    assert [r.ms_per_step for r in rows] == [10.0, 17.0, 24.0]
+    for row in rows[1:]:
+        assert row.reference == ref.name and row.ratio == row.ms_per_step / ref.ms_per_step, row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnrepro.bench import BenchRow, adam_step_fn, timed_against
+from snnrepro.bench import BenchRow, adam_step_fn, interleaved_ms
 from snnrepro.encoders.amount_phase import AmountPhase
 from snnrepro.models.relu import build as build_relu
 from snnrepro.models.resonate import build as build_resonate
@@ -28,14 +28,16 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     repeats = 5 if quick else 20
     ann = build_relu(ARCH, (1, 28, 28), 10).to(device)
     ann_step = adam_step_fn(ann, x, y)
-    rows: list[BenchRow] = []
+    names = {True: f"RSN {ARCH} (learnable delays)", False: f"RSN {ARCH} (no delays)"}
+    fns = {"ref": ann_step}
     for delays in (True, False):
         net = nn.Sequential(AmountPhase(), build_resonate(ARCH, (1, 28, 28), 10, delays=delays)).to(device)
-        ref_row, row = timed_against(
-            "rsn", (f"relu ANN {ARCH}", ann_step),
-            (f"RSN {ARCH} ({'learnable delays' if delays else 'no delays'})", adam_step_fn(net, x, y)),
-            device, warmup=2, repeats=repeats, rewarm=3, ref_note=f"batch {BATCH}, Adam",
-            note=f"batch {BATCH}, Adam, closed form (no time loop); timed alternately with the ANN",
-        )
-        rows += [row] if rows else [ref_row, row]
+        fns[names[delays]] = adam_step_fn(net, x, y)
+    # one round-robin: every printed ratio is its printed ms over the one printed ANN ms
+    ms = interleaved_ms(fns, device, warmup=2, repeats=repeats, rewarm=3)
+    note = f"batch {BATCH}, Adam, closed form (no time loop); timed round-robin with the ANN"
+    rows = [BenchRow("rsn", f"relu ANN {ARCH}", ms["ref"], note=f"batch {BATCH}, Adam")]
+    for name in names.values():
+        ratio = ms[name] / ms["ref"]
+        rows.append(BenchRow("rsn", name, ms[name], reference=f"relu ANN {ARCH}", ratio=ratio, note=note))
     return rows
