@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from snnrepro.data.standin_frames import frames_standin_for
 from snnrepro.registry import DATASETS
 
 StandinFn = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
@@ -37,6 +38,9 @@ def standin_for(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]
     (shape, _classes) = DATASETS.get(name).shape(**params)
     if len(shape) == 3 and shape[1] == shape[2] and shape[0] in (1, 3):
         return "digits", {"size": shape[1], "channels": shape[0]}
-    from snnrepro.data.standin_frames import frames_standin_for  # event frames, audio features, sensor series
+    return frames_standin_for(name, params)  # event frames, audio features, sensor series
 
-    return frames_standin_for(name, params)
+
+#: event and audio datasets: the frames stand-in of the same sample shape, even where it looks like an image
+for _name in ("nmnist", "dvsgesture", "cifar10dvs", "ntidigits", "tidigits", "fsdd", "gsc", "auslan"):
+    register_standin(_name)(lambda params, _n=_name: frames_standin_for(_n, params))

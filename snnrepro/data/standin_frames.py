@@ -7,7 +7,9 @@ polarity channels carry the same image) or ``[1, n_features, n_frames]`` for an 
 in [0, 1].  With ``classes`` < 10 only digits below ``classes`` are kept; with more, labels stay
 0..9.  It only checks that a pipeline runs; run records mark it ``data_source = "standin:..."``.
 
-:func:`frames_standin_for` maps a dataset name + params to this dataset with the same sample shape.
+:func:`frames_standin_for` maps a dataset name + params to this dataset with the same sample shape
+(:mod:`snnrepro.data.standin` registers it for the event and audio datasets; this module imports
+nothing from there, so the two form no cycle).
 """
 
 from __future__ import annotations
@@ -75,13 +77,3 @@ def frames_standin_for(name: str, params: dict[str, Any]) -> tuple[str, dict[str
 
 
 DATASETS.register("standin_frames")(StandinFrames())
-
-
-def _register_standins() -> None:
-    from snnrepro.data.standin import register_standin
-
-    for name in ("nmnist", "dvsgesture", "cifar10dvs", "ntidigits", "tidigits", "fsdd", "gsc", "auslan"):
-        register_standin(name)(lambda params, _n=name: frames_standin_for(_n, params))
-
-
-_register_standins()
