@@ -136,6 +136,58 @@ def test_family_code_change_since_the_record_is_flagged() -> None:
     assert "family code changed since" in flags  # models/relu.py did not exist at the first commit
 
 
+def test_a_commit_that_only_moved_family_code_does_not_flag_older_records(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+    import subprocess
+
+    from snnrepro.results import provenance
+
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+
+    def git(*args: str) -> str:
+        cfg = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+        return subprocess.run(["git", *cfg, *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    def commit(message: str) -> str:
+        git("add", "-A")
+        git("commit", "-qm", message)
+        return git("rev-parse", "HEAD").strip()
+
+    neurons = tmp_path / "snnrepro" / "neurons"
+    neurons.mkdir(parents=True)
+    git("init", "-q")
+    (neurons / "fam.py").write_text("A = 1\nB = 2\n")
+    first = commit("first")
+    (neurons / "fam.py").write_text("A = 1\nB = 3\n")
+    changed = commit("a real change")
+    (neurons / "fam").mkdir()
+    git("mv", "snnrepro/neurons/fam.py", "snnrepro/neurons/fam/kernel.py")
+    (neurons / "fam" / "__init__.py").write_text("from snnrepro.neurons.fam.kernel import A, B\n")
+    moved = commit("fam.py becomes a package")
+    paths = ("snnrepro/neurons/fam",)
+
+    def since(record_commit: str, relayouts: dict[str, tuple[str, ...]]) -> bool | None:
+        provenance._git.cache_clear()
+        provenance.changed_since.cache_clear()
+        monkeypatch.setattr(provenance, "RELAYOUTS", relayouts)
+        return provenance.changed_since(record_commit, paths)
+
+    monkeypatch.setattr(provenance, "_PACKAGE", tmp_path / "snnrepro")
+    try:
+        listed = {moved: ("snnrepro/neurons/fam.py",)}
+        assert since(changed, {}) is True  # the move alone is a change to git
+        assert since(changed, listed) is False  # ... but not to what the code computes
+        assert since(first, listed) is True  # a real change before the move still counts
+        assert since(moved, listed) is False
+        (neurons / "fam" / "kernel.py").write_text("A = 2\nB = 3\n")
+        commit("a real change after the move")
+        assert since(changed, listed) is True
+    finally:
+        provenance._git.cache_clear()
+        provenance.changed_since.cache_clear()
+
+
 def test_cost_from_records_and_blockers(tmp_path: Path) -> None:
     spec = spec_for()
     history = [{"epoch": 1, "epoch_s": 2.0}, {"epoch": 2, "epoch_s": 4.0}]

@@ -5,7 +5,8 @@ changes).  A table marks a row whose records
 
 * were made on a dirty tree (the code that ran is not in any commit),
 * ran on a commit after which the code of the row's neuron family, model or learning rule changed
-  (``git diff <commit> HEAD -- <family files>``), or
+  (``git diff <commit> HEAD -- <family files>``; a change made only by commits listed in
+  :data:`RELAYOUTS`, which moved code between files without changing what it computes, is not one), or
 * mix commits across seeds (the mean is over different code).
 
 Where git or the commit is not available (an installed wheel, a shallow clone) the mark says so
@@ -22,6 +23,12 @@ from snnrepro.results.record import RunRecord
 from snnrepro.spec import Spec
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+
+#: Commits that only moved family code between files, behaviour unchanged (the same tests and benches
+#: passed before and after), with the paths the code had before the move.  A record made before one of
+#: them is not marked "family code changed" for the move alone: any other commit that touched the
+#: family's files (at their old or new paths) since the record's commit still marks it.
+RELAYOUTS: dict[str, tuple[str, ...]] = {}
 
 
 def family_paths(spec: Spec) -> tuple[str, ...]:
@@ -55,7 +62,20 @@ def changed_since(commit: str, paths: tuple[str, ...]) -> bool | None:
     if code != 0:
         return None
     code, _ = _git("diff", "--quiet", commit, "HEAD", "--", *paths)
-    return code == 1 if code in (0, 1) else None
+    if code not in (0, 1):
+        return None
+    return code == 1 and not _moved_only(commit, paths)
+
+
+def _moved_only(commit: str, paths: tuple[str, ...]) -> bool:
+    """Every commit since ``commit`` (an ancestor of ``HEAD``) that touched ``paths`` is in :data:`RELAYOUTS`."""
+    if not RELAYOUTS or _git("merge-base", "--is-ancestor", commit, "HEAD")[0] != 0:
+        return False
+    stems = {p.removesuffix(".py") for p in paths}
+    before = sorted({old for moved in RELAYOUTS.values() for old in moved if old.removesuffix(".py") in stems})
+    code, out = _git("rev-list", f"{commit}..HEAD", "--", *paths, *before)
+    touched = out.split()
+    return code == 0 and bool(touched) and all(c in RELAYOUTS for c in touched)
 
 
 #: spec sections that define the method (a profile changes only the budget inside ``train`` and ``dataset``).
