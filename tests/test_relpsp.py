@@ -11,7 +11,6 @@ from torch import nn
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.arch import ArchError
 from snnrepro.models.relpsp import build
-from snnrepro.neurons import relpsp as relpsp_kernel
 from snnrepro.neurons.relpsp import (
     MinPool2d,
     RelPspConv2d,
@@ -19,6 +18,7 @@ from snnrepro.neurons.relpsp import (
     first_spike_times,
     first_spike_times_reference,
 )
+from snnrepro.neurons.relpsp import kernel as relpsp_kernel
 
 T_MAX = 4.0
 

@@ -1,6 +1,7 @@
 """Same-process A/B of two ReL-PSP kernels: forward + backward of the STDBP bench net, old vs new.
 
-Loads a previous ``snnrepro/neurons/relpsp.py`` from a file beside the current one, swaps each into the
+Loads a previous kernel file (``snnrepro/neurons/relpsp/kernel.py``, or ``snnrepro/neurons/relpsp.py``
+before it was split from the layers) beside the current one, swaps each into the
 same model (same batch of ``snnrepro bench stdbp``, same weights), checks that they agree, and times them
 round-robin with the same-shape ReLU ANN (no optimizer step).  docs/performance-stdbp.md quotes its output::
 
@@ -28,7 +29,8 @@ from snnrepro.benches.stdbp import BATCH, _images
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build as build_relpsp
 from snnrepro.models.relu import build as build_relu
-from snnrepro.neurons import relpsp
+from snnrepro.neurons.relpsp import kernel as relpsp
+from snnrepro.neurons.relpsp import layers as relpsp_layers
 
 
 def load(path: str) -> ModuleType:
@@ -41,7 +43,7 @@ def load(path: str) -> ModuleType:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("old", help="path of the other relpsp.py")
+    ap.add_argument("old", help="path of the other kernel (relpsp/kernel.py, or an old relpsp.py)")
     ap.add_argument("--arch", default="784-400-10")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--repeats", type=int, default=15)
@@ -56,7 +58,7 @@ def main() -> None:
     ann = build_relu(args.arch, (1, 28, 28), 10, padding="valid")
 
     def kernel(module: ModuleType):  # noqa: ANN202 - a bound replacement for _RelPspLayer._times
-        def times(layer: relpsp._RelPspLayer, t_in: torch.Tensor) -> torch.Tensor:
+        def times(layer: relpsp_layers._RelPspLayer, t_in: torch.Tensor) -> torch.Tensor:
             chunk = [] if layer.chunk is None else [layer.chunk]
             return module.first_spike_times(t_in, layer.weight, layer.theta, layer.t_max, *chunk)
 
@@ -64,7 +66,7 @@ def main() -> None:
 
     def step(model: nn.Module, module: ModuleType | None = None) -> torch.Tensor:
         if module is not None:
-            relpsp._RelPspLayer._times = kernel(module)  # type: ignore[method-assign]
+            relpsp_layers._RelPspLayer._times = kernel(module)  # type: ignore[method-assign]
         model.zero_grad(set_to_none=True)
         out = model(x)
         F.cross_entropy(out, y).backward()
