@@ -28,7 +28,10 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 #: passed before and after), with the paths the code had before the move.  A record made before one of
 #: them is not marked "family code changed" for the move alone: any other commit that touched the
 #: family's files (at their old or new paths) since the record's commit still marks it.
-RELAYOUTS: dict[str, tuple[str, ...]] = {}
+RELAYOUTS: dict[str, tuple[str, ...]] = {
+    "1fb3c756c0cabc7f27d30a45982ec2c8e82b32ac": ("snnrepro/neurons/relpsp.py",),  # git mv to relpsp/kernel.py
+    "e2e6b3ce40bddf3c849556b619e61cf0c5d93d41": ("snnrepro/neurons/relpsp.py",),  # kernel.py apart from layers.py
+}
 
 
 def family_paths(spec: Spec) -> tuple[str, ...]:
