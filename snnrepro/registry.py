@@ -74,6 +74,13 @@ ANALYSES: Registry = Registry("analysis")
 """name -> ``run(model, loader, device, out_dir, **params) -> dict[str, float]``."""
 BENCHES: Registry = Registry("benchmark")
 """name -> ``run(device, quick: bool) -> list[BenchRow]`` (snnrepro.bench)."""
+OPTIMIZERS: Registry = Registry("optimizer")
+"""name -> ``build(params, spec: OptimizerSpec) -> torch.optim.Optimizer`` (snnrepro.engine.optim)."""
+SCHEDULES: Registry = Registry("schedule")
+"""name -> ``factor(spec: ScheduleSpec, epoch, e, span) -> float``, the lr multiplier after warm-up.
+
+An optimizer or schedule name also goes into :mod:`snnrepro.optim_names`, which specs are checked
+against without torch."""
 
 _PLUGIN_MODULES = (
     "snnrepro.data",
@@ -83,6 +90,7 @@ _PLUGIN_MODULES = (
     "snnrepro.rules",
     "snnrepro.metrics",
     "snnrepro.benches",
+    "snnrepro.engine.optim",
 )
 _loaded = False
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES, one_of
+
 PROFILES = ("full", "quick", "smoke")
 PAPERS = ("rsn", "stdbp", "brp", "bpsta", "iir")
 #: keys a profile (or the CLI's --profile) may change; everything else is the method.
@@ -598,8 +600,8 @@ def model_bytes(arch: str) -> int:
 
 
 def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
-    if o.name not in ("adam", "adamw", "sgd"):
-        raise SpecError(where, "optimizer.name", "expected adam, adamw or sgd")
+    if o.name not in OPTIMIZER_NAMES:
+        raise SpecError(where, "optimizer.name", f"expected {one_of(OPTIMIZER_NAMES)}")
     if o.lr <= 0:
         raise SpecError(where, "optimizer.lr", "expected a positive learning rate")
     if o.weight_decay < 0:
@@ -613,9 +615,8 @@ def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
 
 
 def _validate_schedule(sc: ScheduleSpec, epochs: int, where: str) -> None:
-    names = ("constant", "step", "multistep", "cosine", "cosine_restarts")
-    if sc.name not in names:
-        raise SpecError(where, "schedule.name", "expected constant, step, multistep, cosine or cosine_restarts")
+    if sc.name not in SCHEDULE_NAMES:
+        raise SpecError(where, "schedule.name", f"expected {one_of(SCHEDULE_NAMES)}")
     if not 0 <= sc.warmup_epochs <= TRAIN_LIMITS["epochs"]:
         raise SpecError(where, "schedule.warmup_epochs", f"expected a non-negative integer, got {sc.warmup_epochs}")
     for key in ("step_size", "t0", "t_mult"):

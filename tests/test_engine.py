@@ -113,3 +113,27 @@ def test_tables_compare_with_the_paper(tmp_path: Path) -> None:
 )
 def test_lr_schedules(schedule: ScheduleSpec, epoch: int, expected: float) -> None:
     assert lr_factor(schedule, epoch, 10) == pytest.approx(expected)
+
+
+def test_optimizer_and_schedule_registries_match_the_names_specs_are_checked_against() -> None:
+    import subprocess
+    import sys
+
+    from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
+    from snnrepro.registry import OPTIMIZERS, SCHEDULES
+
+    assert OPTIMIZERS.names() == sorted(OPTIMIZER_NAMES) and SCHEDULES.names() == sorted(SCHEDULE_NAMES)
+    check = (  # the spec's name checks run without torch
+        "import sys\n"
+        "from snnrepro.spec import OptimizerSpec, ScheduleSpec, SpecError, _validate_optimizer, _validate_schedule\n"
+        "_validate_optimizer(OptimizerSpec('sgd'), 'x.yaml')\n"
+        "_validate_schedule(ScheduleSpec('cosine_restarts'), 10, 'x.yaml')\n"
+        "try:\n    _validate_optimizer(OptimizerSpec('rmsprop'), 'x.yaml')\n"
+        "except SpecError as exc:\n    print(exc)\n"
+        "try:\n    _validate_schedule(ScheduleSpec('linear'), 10, 'x.yaml')\n"
+        "except SpecError as exc:\n    print(exc)\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert "optimizer.name" in out and "expected adam, adamw or sgd" in out
+    assert "schedule.name" in out and "expected constant, step, multistep, cosine or cosine_restarts" in out

@@ -1,5 +1,7 @@
 """Optimizers and learning-rate schedules used by the five papers.
 
+Each is registered by name in :data:`snnrepro.registry.OPTIMIZERS` / :data:`snnrepro.registry.SCHEDULES`
+(the names specs may use are listed, without torch, in :mod:`snnrepro.optim_names`).
 Schedules step once per epoch.  ``warmup_epochs`` > 0 prepends a linear warm-up from
 lr/warmup to lr (the BPSA/BPTA code uses lr/(5 - epoch) for five epochs; a linear ramp is
 the common reading and is what is implemented here).
@@ -12,19 +14,63 @@ import math
 import torch
 from torch import nn
 
+from snnrepro.registry import OPTIMIZERS, SCHEDULES
 from snnrepro.spec import OptimizerSpec, ScheduleSpec
 
 
+@OPTIMIZERS.register("adam")
+def _adam(params: list[nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(params: list[nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params: list[nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        params, lr=spec.lr, momentum=spec.momentum, nesterov=spec.nesterov, weight_decay=spec.weight_decay
+    )
+
+
 def build_optimizer(params: list[nn.Parameter], spec: OptimizerSpec) -> torch.optim.Optimizer:
-    if spec.name == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
-    if spec.name == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
-    if spec.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=spec.lr, momentum=spec.momentum, nesterov=spec.nesterov, weight_decay=spec.weight_decay
-        )
-    raise ValueError(f"unknown optimizer {spec.name!r}")
+    if spec.name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec.name!r}")
+    return OPTIMIZERS.get(spec.name)(params, spec)
+
+
+@SCHEDULES.register("constant")
+def _constant(spec: ScheduleSpec, epoch: int, e: int, span: int) -> float:
+    return 1.0
+
+
+@SCHEDULES.register("step")
+def _step(spec: ScheduleSpec, epoch: int, e: int, span: int) -> float:
+    return spec.gamma ** (e // spec.step_size)
+
+
+@SCHEDULES.register("multistep")
+def _multistep(spec: ScheduleSpec, epoch: int, e: int, span: int) -> float:
+    return spec.gamma ** sum(1 for m in spec.milestones if epoch >= m)
+
+
+@SCHEDULES.register("cosine")
+def _cosine(spec: ScheduleSpec, epoch: int, e: int, span: int) -> float:
+    floor = spec.eta_min
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / span))
+
+
+@SCHEDULES.register("cosine_restarts")
+def _cosine_restarts(spec: ScheduleSpec, epoch: int, e: int, span: int) -> float:
+    """SGDR (Loshchilov & Hutter): period t0, growing by t_mult."""
+    floor = spec.eta_min
+    period, start = spec.t0, 0
+    while e >= start + period:
+        start += period
+        period *= spec.t_mult
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (e - start) / period))
 
 
 def lr_factor(spec: ScheduleSpec, epoch: int, total_epochs: int) -> float:
@@ -34,22 +80,9 @@ def lr_factor(spec: ScheduleSpec, epoch: int, total_epochs: int) -> float:
         return (epoch + 1) / w
     e = epoch - w
     span = max(1, total_epochs - w)
-    if spec.name == "constant":
-        return 1.0
-    if spec.name == "step":
-        return spec.gamma ** (e // spec.step_size)
-    if spec.name == "multistep":
-        return spec.gamma ** sum(1 for m in spec.milestones if epoch >= m)
-    floor = spec.eta_min
-    if spec.name == "cosine":
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / span))
-    if spec.name == "cosine_restarts":  # SGDR (Loshchilov & Hutter): period t0, growing by t_mult
-        period, start = spec.t0, 0
-        while e >= start + period:
-            start += period
-            period *= spec.t_mult
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (e - start) / period))
-    raise ValueError(f"unknown schedule {spec.name!r}")
+    if spec.name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {spec.name!r}")
+    return SCHEDULES.get(spec.name)(spec, epoch, e, span)
 
 
 def build_scheduler(
