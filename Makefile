@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# NeuroBench's metric code is pure Python; its declared dependencies (snntorch, torchaudio, numba) are
+	# not needed for the functions the tests compare against, and torchaudio would pin another torch.
+	$(PY) -m pip install --quiet --no-deps "neurobench==2.3.0"
 	touch $@
 
 setup: $(VENV)/.installed ## create .venv and install snnrepro with its test tools

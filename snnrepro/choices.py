@@ -18,6 +18,7 @@ Profile = Enum("Profile", [(p, p) for p in PROFILES], type=str)  # type: ignore[
 Device = Enum(  # type: ignore[misc]
     "Device", [(d, d) for d in ("auto", "cpu", "cuda", *(f"cuda:{i}" for i in range(MAX_CUDA_INDEX)), "mps")], type=str
 )
+CompareArch = Enum("CompareArch", [(a, a) for a in ("mlp", "paper")], type=str)  # type: ignore[misc]
 Executor = Enum("Executor", [(e, e) for e in ("inline", "local", "slurm")], type=str)  # type: ignore[misc]
 
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from snnrepro.choices import Device, Executor, Profile, plain
+from snnrepro.choices import CompareArch, Device, Executor, Profile, plain
 from snnrepro.results.record import RunBusy, RunRecord, iter_records, read_record, record_path, results_root
 from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
@@ -686,6 +686,52 @@ def plot(
     specs, _ = _all_specs()
     for path in make_plots(specs, target, results_root(results)):
         err.print(f"wrote {path}", highlight=False)
+
+
+# --------------------------------------------------------------------------- compare
+@app.command()
+@user_errors
+def compare(
+    dataset: str = typer.Option(..., help="any dataset the toolkit loads: mnist, fsdd, nmnist, digits, ..."),
+    epochs: int = typer.Option(..., min=1, max=100_000, help="epochs for every family"),
+    families: list[str] = typer.Option(
+        ["stdbp", "rsn", "bpsta", "brp", "iir"], "--family", help="repeat to choose (default: all five)"
+    ),
+    seeds: int = typer.Option(1, min=1, max=100),
+    arch: CompareArch = typer.Option(
+        CompareArch.mlp, help="mlp: one HIDDEN-CLASSES MLP for all; paper: each template's own"
+    ),
+    hidden: int = typer.Option(400, min=1, max=1_000_000, help="hidden width of the common MLP"),
+    train_subset: int | None = typer.Option(None, min=1, help="first N training samples (deterministic)"),
+    test_subset: int | None = typer.Option(None, min=1, help="first N test samples"),
+    batch_size: int | None = typer.Option(None, min=1, help="default: each family's own"),
+    device: Device = typer.Option(Device.auto),
+    data_root: Path | None = typer.Option(None, file_okay=False),
+    results: Path | None = typer.Option(None, file_okay=False, help="results folder (default ./results)"),
+    out: Path | None = typer.Option(None, file_okay=False, help="default: <results>/compare/<dataset>-<arch>"),
+    force: bool = typer.Option(False, help="re-run (family, seed) pairs that already finished ok"),
+    no_run: bool = typer.Option(False, "--no-run", help="only rebuild the table from existing records"),
+) -> None:
+    """Train the five learning rules on one dataset under one budget and seeds; one table and one plot.
+
+    Columns: test accuracy (mean ± std), final accuracy, wall time per epoch, spikes, synaptic operations
+    (NeuroBench effective ACs/MACs) and decision latency per test sample, peak memory, footprint."""
+    from snnrepro.compare import Budget, default_out
+    from snnrepro.compare import compare as run_compare
+
+    budget = Budget(
+        dataset=dataset, epochs=epochs, seeds=seeds, train_subset=train_subset, test_subset=test_subset,
+        arch=plain(arch), hidden=hidden, batch_size=batch_size,
+    )  # fmt: skip
+    folder = out or default_out(results_root(results), budget)
+    dev = plain(device)
+    rows, table_path = run_compare(
+        budget, families, folder, dev, data_root,
+        force=force, run=not no_run, log=lambda line: err.print(escape(line), highlight=False, soft_wrap=True),
+    )  # fmt: skip
+    typer.echo(table_path.read_text())
+    if any("test_acc_mean" in r and not r["seeds"].startswith(f"{seeds} of") for r in rows):
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- data

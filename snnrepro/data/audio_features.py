@@ -14,7 +14,9 @@ then
 - ``features: mfcc`` -> DCT-II (orthonormal) of the log of ``n_mels`` (40) band energies, first ``n_features``.
 
 ``normalize``: ``band_l1`` (each band divided by its sum over frames: the BRP code), ``zscore``
-(per feature, mean/std over all training frames, applied to both splits) or ``none``.
+(per feature, mean/std over all training frames, applied to both splits), ``minmax`` (each
+utterance's map scaled to ``[0, 1]``: the intensity range the latency and phase encoders of the
+image papers expect; used by ``snnrepro compare``) or ``none``.
 Result per utterance: float32 ``[1, n_features, n_frames]`` (time on the last axis).
 """
 
@@ -27,7 +29,7 @@ import numpy as np
 
 FEATURES = ("mfcc", "fbank")
 FRAMINGS = ("fit", "fixed")
-NORMS = ("none", "band_l1", "zscore")
+NORMS = ("none", "band_l1", "zscore", "minmax")
 EPS = np.finfo(np.float32).eps
 
 
@@ -100,6 +102,8 @@ def utterance_features(x: np.ndarray, sr: int, spec: FeatureSpec) -> np.ndarray:
     feat = feat.T  # [n_features, n_frames]
     if spec.normalize == "band_l1":
         feat = feat / np.maximum(np.abs(feat).sum(axis=1, keepdims=True), EPS)
+    elif spec.normalize == "minmax":
+        feat = (feat - feat.min()) / max(float(feat.max() - feat.min()), float(EPS))
     return feat.astype(np.float32)
 
 
