@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES, one_of
+from snnrepro.spec_check import check_buildable, check_names
 from snnrepro.spec_errors import MAX_MESSAGE, SpecError  # noqa: F401 (MAX_MESSAGE: re-exported)
 from snnrepro.spec_errors import short as _short
 from snnrepro.spec_extends import KEY as EXTENDS_KEY
@@ -432,92 +432,8 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
         raise SpecError(where, "baseline", "expected the id of another row")
     if not check_registry:
         return
-    from snnrepro.models.arch import ArchError
-    from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
-
-    for key, comp, reg in (
-        ("dataset.name", spec.dataset, DATASETS),
-        ("encoder.name", spec.encoder, ENCODERS),
-        ("rule.name", spec.rule, RULES),
-        ("loss.name", spec.loss, LOSSES),
-    ):
-        if comp.name not in reg:
-            raise SpecError(where, key, f"unknown {reg.kind} {comp.name!r}; registered: {', '.join(reg.names())}")
-    for i, comp in enumerate(spec.analyses):
-        if comp.name not in ANALYSES:
-            raise SpecError(
-                where,
-                f"analyses[{i}].name",
-                f"unknown analysis {comp.name!r}; registered: {', '.join(ANALYSES.names())}",
-            )
-    if spec.model.family not in MODELS:
-        raise SpecError(
-            where,
-            "model.family",
-            f"unknown model family {spec.model.family!r}; registered: {', '.join(MODELS.names())}",
-        )
-    # the architecture must be buildable for the dataset's shape (on the meta device: no memory, no data)
-    try:
-        input_shape, num_classes = DATASETS.get(spec.dataset.name).shape(**spec.dataset.params)
-    except Exception as exc:  # a factory's own complaint about its params, whatever its type
-        raise SpecError(where, "dataset.params", f"{type(exc).__name__}: {exc}") from None
-    build = MODELS.get(spec.model.family)
-    import torch
-
-    try:
-        try:
-            with torch.device("meta"):
-                net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
-        except (NotImplementedError, RuntimeError):  # a factory doing data-dependent work at init
-            if model_bytes(spec.model.arch) > MAX_MODEL_BYTES:
-                raise ValueError("more parameters than any model could hold") from None
-            net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
-    except ArchError as exc:
-        raise SpecError(where, "model.arch", str(exc)) from None
-    except TypeError as exc:
-        raise SpecError(where, "model.params", str(exc)) from None
-    except Exception as exc:  # impossible shapes surface as ValueError/RuntimeError from torch
-        raise SpecError(where, "model", f"cannot build {spec.model.arch!r}: {type(exc).__name__}: {exc}") from None
-    size = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
-    if size > MAX_MODEL_BYTES:
-        raise SpecError(where, "model.arch", f"{_short(spec.model.arch)} needs {size / 2**30:,.1f} GiB of weights; "
-                        f"at most {MAX_MODEL_BYTES / 2**30:.0f} GiB (the papers' largest model is under 0.1 GiB)")
-    # encoder, loss, rule and analyses: their own checks of their params, now rather than mid-run
-    parts: list[tuple[str, Any]] = [
-        ("encoder.params", lambda: ENCODERS.get(spec.encoder.name)(**spec.encoder.params)),
-        ("loss.params", lambda: LOSSES.get(spec.loss.name)(**spec.loss.params)),
-    ]
-    for key, make in parts:
-        try:
-            with torch.device("meta"):
-                make()
-        except (TypeError, ValueError) as exc:
-            raise SpecError(where, key, " ".join(str(exc).split())) from None
-        except (NotImplementedError, RuntimeError):  # needs real tensors: checked when the run builds it
-            pass
-    try:
-        with torch.device("meta"):
-            encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
-            RULES.get(spec.rule.name)(torch.nn.Sequential(encoder, net), lambda s, y: s.sum(), **spec.rule.params)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(where, "rule.params", " ".join(str(exc).split())) from None
-    except (NotImplementedError, RuntimeError):  # a rule that draws real tensors: checked when the run builds it
-        pass
-    for i, comp in enumerate(spec.analyses):
-        try:
-            inspect.signature(ANALYSES.get(comp.name)).bind(None, None, None, None, **comp.params)
-        except TypeError as exc:
-            raise SpecError(where, f"analyses[{i}].params", f"{comp.name}: {exc}") from None
-
-
-#: the most parameter and buffer bytes a spec's model may have (a hundred times the papers' largest)
-MAX_MODEL_BYTES = 16 * 2**30
-
-
-def model_bytes(arch: str) -> int:
-    """A rough upper bound of a fully connected reading of ``arch``'s widths (for factories not buildable on meta)."""
-    widths = [int(w) for w in re.findall(r"\d+", arch)]
-    return 4 * sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+    check_names(spec, where)
+    check_buildable(spec, where)
 
 
 def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
