@@ -166,6 +166,14 @@ def show(
     sys.stdout.write(yaml.safe_dump(d, sort_keys=False))
 
 
+@app.command()
+def schema() -> None:
+    """The JSON Schema of spec files (for editors; experiments/spec.schema.json is this output)."""
+    from snnrepro.spec_schema import spec_schema
+
+    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+
+
 # --------------------------------------------------------------------------- run
 class RichProgress:
     """Epoch/batch bar with loss, accuracy, samples/s and ETA on stderr."""
