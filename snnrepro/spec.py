@@ -5,6 +5,10 @@ unknown keys, wrong types, unknown registry names and architectures a family can
 build are refused with a :class:`SpecError` that names the file, the key path and what
 was expected.  Profiles (``full``, ``quick``, ``smoke``) override budget keys only —
 ``train.*`` and ``dataset.*`` — never the method.
+
+A spec file may ``extends:`` another (:mod:`snnrepro.spec_extends`; merged when read, before anything
+is checked); reading one file safely is :mod:`snnrepro.spec_yaml`, the checks that need registry
+entries are :mod:`snnrepro.spec_check`, the JSON Schema of spec files :mod:`snnrepro.spec_schema`.
 """
 
 from __future__ import annotations
