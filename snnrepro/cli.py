@@ -19,7 +19,7 @@ from rich.table import Table
 
 from snnrepro.choices import CompareArch, Device, Executor, Profile, plain
 from snnrepro.results.record import RunBusy, RunRecord, iter_records, read_record, record_path, results_root
-from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files
+from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files, spec_parents
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, help=__doc__)
@@ -148,20 +148,30 @@ def show(
     profile: Profile = typer.Option(Profile.full, help="full | quick | smoke"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
 ) -> None:
-    """The resolved spec (after profile and overrides) and the paper row it reproduces.
+    """The resolved spec (after extends, profile and overrides) and the paper row it reproduces.
 
-    The paper row goes to stderr, the resolved spec as YAML to stdout (``show ID > spec.yaml`` gives a runnable file).
+    The paper row (and the files the spec extends) go to stderr, the resolved spec as YAML to stdout
+    (``show ID > spec.yaml`` gives a runnable file, ``extends:`` merged in).
     """
     spec = load_spec(spec_id, profile=plain(profile), overrides=parse_set(set_))
     err.print(
         f"[bold]{spec.id}[/]  ({spec.paper}, {spec.table}: {spec.row})  reported: "
         f"{'–' if spec.reported is None else spec.reported} % ({spec.metric}, tolerance {spec.tolerance})"
-        f"\nprofile: {spec.profile}   spec hash: {spec.hash()}   file: {spec.source}",
+        f"\nprofile: {spec.profile}   spec hash: {spec.hash()}   file: {spec.source}"
+        + "".join(f"\n  extends {p}" for p in spec_parents(Path(spec.source))),
         highlight=False,
     )
     d = spec.to_dict()
     d.pop("profile")
     sys.stdout.write(yaml.safe_dump(d, sort_keys=False))
+
+
+@app.command()
+def schema() -> None:
+    """The JSON Schema of spec files (for editors; experiments/spec.schema.json is this output)."""
+    from snnrepro.spec_schema import spec_schema
+
+    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- run

@@ -5,6 +5,10 @@ unknown keys, wrong types, unknown registry names and architectures a family can
 build are refused with a :class:`SpecError` that names the file, the key path and what
 was expected.  Profiles (``full``, ``quick``, ``smoke``) override budget keys only —
 ``train.*`` and ``dataset.*`` — never the method.
+
+A spec file may ``extends:`` another (:mod:`snnrepro.spec_extends`; merged when read, before anything
+is checked); reading one file safely is :mod:`snnrepro.spec_yaml`, the checks that need registry
+entries are :mod:`snnrepro.spec_check`, the JSON Schema of spec files :mod:`snnrepro.spec_schema`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import re
@@ -22,9 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES, one_of
+from snnrepro.spec_check import check_buildable, check_names
+from snnrepro.spec_errors import MAX_MESSAGE, SpecError  # noqa: F401 (MAX_MESSAGE: re-exported)
+from snnrepro.spec_errors import short as _short
+from snnrepro.spec_extends import KEY as EXTENDS_KEY
+from snnrepro.spec_extends import read_chain
+from snnrepro.spec_yaml import MAX_DEPTH, MAX_SPEC_BYTES, load_yaml_text, read_yaml_file  # noqa: F401 (re-exported)
+from snnrepro.spec_yaml import too_deep as _too_deep
 
 PROFILES = ("full", "quick", "smoke")
 PAPERS = ("rsn", "stdbp", "brp", "bpsta", "iir")
@@ -54,8 +62,6 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 #: most 100 characters, starting with a letter or digit, of letters, digits, ``.``, ``_`` and ``-``, without ``..``.
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 ID_RULE = "a lower-case slug: a-z 0-9 first, then a-z 0-9 . _ - (at most 100 characters, no '..')"
-#: longest message a SpecError carries (values quoted in it are shortened first)
-MAX_MESSAGE = 500
 
 
 def is_valid_id(value: object) -> bool:
@@ -67,24 +73,6 @@ def check_id(value: object, where: str, key: str = "id") -> str:
     if not is_valid_id(value):
         raise SpecError(where, key, f"expected {ID_RULE}, got {_short(value)}")
     return str(value)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters: error messages never echo a whole document."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used; the message (one line) says where and what was expected."""
-
-    def __init__(self, where: str, key: str, message: str) -> None:
-        self.where, self.key = where, key
-        loc = f"{where}: {key}" if key else where
-        text = " ".join(f"{loc}: {message}".split("\n"))
-        if len(text) > MAX_MESSAGE:
-            text = f"{text[: MAX_MESSAGE - 30]}... ({len(text):,} characters)"
-        super().__init__(text)
 
 
 @dataclass
@@ -362,80 +350,14 @@ def _apply(raw: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- loading
-#: largest spec file read, and deepest nesting accepted (a real spec is a few kB and 4 levels deep)
-MAX_SPEC_BYTES = 1 << 20
-MAX_DEPTH = 32
-
-
-class _SpecLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases: a ``*name`` reference (how a 1 kB file expands to gigabytes) is refused."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"aliases (*{event.anchor}) are not allowed in specs; write the value out", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """A YAML error as one line: the problem and its line and column."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        parts = []
-        for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
-            if what:
-                parts.append(f"{what} at line {mark.line + 1}, column {mark.column + 1}" if mark else what)
-        return " ".join("; ".join(parts or ["syntax error"]).split())
-    return " ".join(str(exc).split())
-
-
-def _too_deep(data: Any) -> bool:
-    stack = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        if isinstance(node, dict):
-            stack += [(v, depth + 1) for v in node.values()]
-        elif isinstance(node, list):
-            stack += [(v, depth + 1) for v in node]
-    return False
-
-
-def load_yaml_text(text: str, where: str, key: str = "") -> Any:
-    """YAML text -> data, refusing aliases, more than :data:`MAX_DEPTH` levels and syntax errors (one line)."""
-    try:
-        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        raise SpecError(where, key, f"not valid YAML: {_yaml_problem(exc)}") from None
-    except RecursionError:
-        raise SpecError(where, key, f"nested more than {MAX_DEPTH} levels deep") from None
-    if _too_deep(data):
-        raise SpecError(where, key, f"nested more than {MAX_DEPTH} levels deep")
-    return data
-
-
 def read_yaml(path: Path) -> dict[str, Any]:
-    where = str(path)
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read(MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise SpecError(where, "", f"cannot read spec file: {exc.strerror or exc}") from None
-    if len(blob) > MAX_SPEC_BYTES:
-        raise SpecError(where, "", f"larger than {MAX_SPEC_BYTES:,} bytes; a spec is a few kB of YAML")
-    try:
-        text = blob.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        kind = "UTF-16" if blob[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary or another encoding"
-        raise SpecError(where, "", f"not UTF-8 text ({kind}: byte {exc.start}); save it as UTF-8 YAML") from None
-    if "\x00" in text:
-        raise SpecError(where, "", "not UTF-8 text (NUL bytes: binary or UTF-16); save it as UTF-8 YAML")
-    data = load_yaml_text(text, where)
-    if not isinstance(data, dict):
-        raise SpecError(where, "", f"a spec must be a mapping at the top level, got {type(data).__name__}")
-    return data
+    """The spec file ``path`` as one mapping: read safely, merged with the files it ``extends:``."""
+    return read_chain(path, experiments_dir())[0]
+
+
+def spec_parents(path: Path) -> list[Path]:
+    """The files ``path`` extends, nearest first (empty for a spec without ``extends:``)."""
+    return read_chain(path, experiments_dir())[1]
 
 
 def resolve(
@@ -451,6 +373,9 @@ def resolve(
         raise SpecError(where, "", "a spec must be a mapping")
     if _too_deep(raw) or (overrides and _too_deep(overrides)):
         raise SpecError(where, "", f"nested more than {MAX_DEPTH} levels deep")
+    for given in (raw, overrides or {}):
+        if EXTENDS_KEY in given:  # followed when a file is read (read_yaml), where its folder is known
+            raise SpecError(where, EXTENDS_KEY, "only a spec file may extend another (read it with read_yaml)")
     profiles = raw.get("profiles") or {}
     if not isinstance(profiles, dict):
         raise SpecError(where, "profiles", "expected a mapping of profile name -> overrides")
@@ -511,92 +436,8 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
         raise SpecError(where, "baseline", "expected the id of another row")
     if not check_registry:
         return
-    from snnrepro.models.arch import ArchError
-    from snnrepro.registry import ANALYSES, DATASETS, ENCODERS, LOSSES, MODELS, RULES
-
-    for key, comp, reg in (
-        ("dataset.name", spec.dataset, DATASETS),
-        ("encoder.name", spec.encoder, ENCODERS),
-        ("rule.name", spec.rule, RULES),
-        ("loss.name", spec.loss, LOSSES),
-    ):
-        if comp.name not in reg:
-            raise SpecError(where, key, f"unknown {reg.kind} {comp.name!r}; registered: {', '.join(reg.names())}")
-    for i, comp in enumerate(spec.analyses):
-        if comp.name not in ANALYSES:
-            raise SpecError(
-                where,
-                f"analyses[{i}].name",
-                f"unknown analysis {comp.name!r}; registered: {', '.join(ANALYSES.names())}",
-            )
-    if spec.model.family not in MODELS:
-        raise SpecError(
-            where,
-            "model.family",
-            f"unknown model family {spec.model.family!r}; registered: {', '.join(MODELS.names())}",
-        )
-    # the architecture must be buildable for the dataset's shape (on the meta device: no memory, no data)
-    try:
-        input_shape, num_classes = DATASETS.get(spec.dataset.name).shape(**spec.dataset.params)
-    except Exception as exc:  # a factory's own complaint about its params, whatever its type
-        raise SpecError(where, "dataset.params", f"{type(exc).__name__}: {exc}") from None
-    build = MODELS.get(spec.model.family)
-    import torch
-
-    try:
-        try:
-            with torch.device("meta"):
-                net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
-        except (NotImplementedError, RuntimeError):  # a factory doing data-dependent work at init
-            if model_bytes(spec.model.arch) > MAX_MODEL_BYTES:
-                raise ValueError("more parameters than any model could hold") from None
-            net = build(spec.model.arch, tuple(input_shape), num_classes, **spec.model.params)
-    except ArchError as exc:
-        raise SpecError(where, "model.arch", str(exc)) from None
-    except TypeError as exc:
-        raise SpecError(where, "model.params", str(exc)) from None
-    except Exception as exc:  # impossible shapes surface as ValueError/RuntimeError from torch
-        raise SpecError(where, "model", f"cannot build {spec.model.arch!r}: {type(exc).__name__}: {exc}") from None
-    size = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
-    if size > MAX_MODEL_BYTES:
-        raise SpecError(where, "model.arch", f"{_short(spec.model.arch)} needs {size / 2**30:,.1f} GiB of weights; "
-                        f"at most {MAX_MODEL_BYTES / 2**30:.0f} GiB (the papers' largest model is under 0.1 GiB)")
-    # encoder, loss, rule and analyses: their own checks of their params, now rather than mid-run
-    parts: list[tuple[str, Any]] = [
-        ("encoder.params", lambda: ENCODERS.get(spec.encoder.name)(**spec.encoder.params)),
-        ("loss.params", lambda: LOSSES.get(spec.loss.name)(**spec.loss.params)),
-    ]
-    for key, make in parts:
-        try:
-            with torch.device("meta"):
-                make()
-        except (TypeError, ValueError) as exc:
-            raise SpecError(where, key, " ".join(str(exc).split())) from None
-        except (NotImplementedError, RuntimeError):  # needs real tensors: checked when the run builds it
-            pass
-    try:
-        with torch.device("meta"):
-            encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
-            RULES.get(spec.rule.name)(torch.nn.Sequential(encoder, net), lambda s, y: s.sum(), **spec.rule.params)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(where, "rule.params", " ".join(str(exc).split())) from None
-    except (NotImplementedError, RuntimeError):  # a rule that draws real tensors: checked when the run builds it
-        pass
-    for i, comp in enumerate(spec.analyses):
-        try:
-            inspect.signature(ANALYSES.get(comp.name)).bind(None, None, None, None, **comp.params)
-        except TypeError as exc:
-            raise SpecError(where, f"analyses[{i}].params", f"{comp.name}: {exc}") from None
-
-
-#: the most parameter and buffer bytes a spec's model may have (a hundred times the papers' largest)
-MAX_MODEL_BYTES = 16 * 2**30
-
-
-def model_bytes(arch: str) -> int:
-    """A rough upper bound of a fully connected reading of ``arch``'s widths (for factories not buildable on meta)."""
-    widths = [int(w) for w in re.findall(r"\d+", arch)]
-    return 4 * sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+    check_names(spec, where)
+    check_buildable(spec, where)
 
 
 def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
