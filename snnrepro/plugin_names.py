@@ -17,7 +17,9 @@ ENCODER_NAMES = ("amount_phase", "direct", "events", "frames", "identity", "late
 MODEL_FAMILIES = ("brp", "iir", "lif", "relpsp", "relu", "resonate")
 RULE_NAMES = ("backprop", "brp")
 LOSS_NAMES = ("cross_entropy", "mse_onehot", "van_rossum")
-ANALYSIS_NAMES = ("assoc_memory", "energy", "iir_kernels", "silent_neurons", "spike_times", "xor_membranes")
+ANALYSIS_NAMES = (
+    "assoc_memory", "energy", "iir_kernels", "neuromorphic", "silent_neurons", "spike_times", "xor_membranes",
+)  # fmt: skip
 
 #: registry attribute in :mod:`snnrepro.registry` -> its built-in names
 BUILTIN: dict[str, tuple[str, ...]] = {
