@@ -89,8 +89,9 @@ def timed_against(
     ms = interleaved_ms({"ref": ref[1], "var": variant[1]}, device, warmup, repeats, rewarm)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     ref_row = BenchRow(bench, ref[0], ms["ref"], note=note if ref_note is None else ref_note)
-    row = BenchRow(bench, variant[0], ms["var"], reference=ref[0], ratio=ms["var"] / ms["ref"], peak_mem_mb=peak,
-                   note=note)
+    row = BenchRow(
+        bench, variant[0], ms["var"], reference=ref[0], ratio=ms["var"] / ms["ref"], peak_mem_mb=peak, note=note
+    )
     return ref_row, row
 
 
@@ -112,6 +113,19 @@ def adam_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Ca
 ALLOCATOR_VARS = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
 
 
+def allocator_setting() -> str:
+    import os
+
+    from snnrepro.engine import allocator
+
+    env = " ".join(f"{k}={os.environ[k]}" for k in ALLOCATOR_VARS if k in os.environ)
+    if allocator.APPLIED:
+        return f"mallopt M_MMAP_MAX=0 M_TRIM_THRESHOLD={allocator.TRIM_THRESHOLD} (CLI default)" + (
+            f" {env}" if env else ""
+        )
+    return env or "glibc defaults"
+
+
 def machine_info(device: torch.device) -> dict[str, str]:
     """What a reader needs to compare two benchmark reports: machine, threads, versions, allocator setting."""
     import os
@@ -129,7 +143,7 @@ def machine_info(device: torch.device) -> dict[str, str]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "snnrepro": snnrepro.__version__,
-        "allocator": " ".join(f"{k}={os.environ[k]}" for k in ALLOCATOR_VARS if k in os.environ) or "glibc defaults",
+        "allocator": allocator_setting(),
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

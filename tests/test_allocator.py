@@ -44,3 +44,28 @@ def test_large_blocks_come_from_the_heap_after_tuning() -> None:
     plain = subprocess.run([sys.executable, "-c", code, "plain"], capture_output=True, text=True, env=env, check=True)
     assert int(plain.stdout) >= 1  # glibc's default: a new mapping for the big block
     assert int(tuned.stdout) == 0  # tuned: served from the (grown) heap, no new mapping
+
+
+def test_allocator_bench_compares_the_cli_default_with_glibc_defaults(monkeypatch) -> None:
+    """The bench's child runs the CLI start-up (mallopt applied) unless opted out; rows carry the ratio."""
+    import platform
+
+    import torch
+
+    from snnrepro.benches import allocator as bench
+
+    calls: list[str | None] = []
+
+    def fake_child(env_malloc: str | None, steps: int) -> dict:
+        calls.append(env_malloc)
+        return {"applied": env_malloc is None, "ms": 30.0 if env_malloc is None else 40.0}
+
+    monkeypatch.setattr(bench, "_child", fake_child)
+    rows = bench.run(torch.device("cpu"), quick=False)
+    assert calls == ["default", None] * bench.ROUNDS  # alternating child processes
+    assert rows[0].ms_per_step == 40.0 and rows[1].ms_per_step == 30.0
+    assert rows[1].ratio == 0.75 and rows[1].reference == "glibc defaults"
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        monkeypatch.undo()
+        assert bench._child(None, 1)["applied"] is True
+        assert bench._child("default", 1)["applied"] is False

@@ -22,7 +22,6 @@ every multi-step implementation (large activations are otherwise page-faulted af
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable
 
 import torch
@@ -197,9 +196,9 @@ def saved_mb(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def allocator_setting() -> str:
-    keys = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
-    set_ = [f"{k}={os.environ[k]}" for k in keys if k in os.environ]
-    return "glibc " + (" ".join(set_) if set_ else "default allocator settings")
+    from snnrepro.bench import allocator_setting as setting
+
+    return "allocator: " + setting()
 
 
 def _peak_mb(model: nn.Module, fn: Callable[[], None], device: torch.device, x: torch.Tensor) -> float:

@@ -24,6 +24,9 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**31 - 1
 
+#: whether :func:`tune_glibc_malloc` changed this process's allocator (benchmark reports print it)
+APPLIED = False
+
 
 def tune_glibc_malloc() -> bool:
     """Apply the bench's allocator setting to this process; ``True`` when it was applied."""
@@ -39,4 +42,6 @@ def tune_glibc_malloc() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    global APPLIED
+    APPLIED = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return APPLIED
