@@ -7,6 +7,7 @@ the CSVs and tables are rebuilt from all records (atomically) whenever asked.
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from functools import partial
 from pathlib import Path
@@ -417,6 +418,22 @@ def rebuild_all(specs: list[Spec], results: Path, data_root: Path | None = None)
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+def compare_section(results: Path, base: Path) -> str:
+    """The ``snnrepro compare`` tables under ``results/compare/*/`` with their plots, for the README."""
+    folders = sorted(p.parent for p in (results / "compare").glob("*/compare.md"))
+    if not folders:
+        return ""
+    parts = ["### Comparison across learning rules (`snnrepro compare`)", ""]
+    for folder in folders:
+        text = (folder / "compare.md").read_text().replace("## ", "#### ", 1)
+        parts.append(text)
+        png = folder / "compare.png"
+        if png.exists():
+            rel = os.path.relpath(png, base)
+            parts.append(f"![{folder.name}]({rel})\n")
+    return "\n".join(parts)
+
+
 def update_readme(readme: Path, specs: list[Spec], results: Path, data_root: Path | None = None) -> None:
     """Replace the README's results section (between the markers) with the current tables."""
     records = iter_records(results)
@@ -438,6 +455,7 @@ def update_readme(readme: Path, specs: list[Spec], results: Path, data_root: Pat
             )
         )
         body.append(readme_links(results, paper, readme.parent))
+    body.append(compare_section(results, readme.parent))
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} has no {README_START} ... {README_END} section")
