@@ -18,7 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from snnrepro.choices import CompareArch, Device, Executor, Profile, plain
-from snnrepro.results.record import RunBusy, RunRecord, iter_records, read_record, record_path, results_root
+from snnrepro.results.record import RunBusy, RunRecord, iter_records, record_path, results_root
+from snnrepro.run.plan import all_specs
 from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files, spec_parents
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
@@ -54,17 +55,6 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
-
-
-def _all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
-    """Every spec that loads, plus one error line per spec that does not."""
-    specs, errors = [], []
-    for sid, path in spec_files().items():
-        try:
-            specs.append(load_spec(path, profile=profile))
-        except (SpecError, KeyError, ValueError) as exc:
-            errors.append(f"{sid}: {exc}")
-    return specs, errors
 
 
 def _complete_ids(incomplete: str) -> list[str]:
@@ -107,7 +97,7 @@ def list_cmd(
     data_root: Path | None = typer.Option(None, help="dataset folder for the blocker column (default $SNNREPRO_DATA)"),
 ) -> None:
     """Every spec, grouped by paper and dataset, with its reported number, results, full-budget cost and blocker."""
-    specs, errors = _all_specs()
+    specs, errors = all_specs()
     records = iter_records(results_root(results))
     costs = _costs(results, data_root)
     have: dict[str, set[str]] = {}
@@ -223,35 +213,6 @@ class RichProgress:
             self.progress.stop()
 
 
-#: the run summary at any width: id and status are never cut; device, wall time, data and epochs go first
-SUMMARY_COLUMNS = [
-    Col("id", "id", wrap="none"),
-    Col("profile", "profile", wrap="none", drop=6),
-    Col("seed", "seed", wrap="none", justify="right"),
-    Col("status", "status", wrap="none", style=lambda s: {"ok": "green", "interrupted": "yellow"}.get(s, "red")),
-    Col("final %", "final", wrap="none", justify="right"),
-    Col("best % (epoch)", "best", justify="right", drop=5),
-    Col("epochs", "epochs", wrap="none", justify="right", drop=4),
-    Col("wall s", "wall_s", wrap="none", justify="right", drop=2),
-    Col("device", "device", drop=1),
-    Col("data", "data", drop=3),
-]
-
-
-def _print_summary(records: list[RunRecord]) -> None:
-    rows = [
-        {
-            "id": r.id, "profile": r.profile, "seed": str(r.seed), "status": r.status,
-            "final": "–" if r.test_acc is None else f"{100 * r.test_acc:.2f}",
-            "best": "–" if r.best_test_acc is None else f"{100 * r.best_test_acc:.2f} ({r.best_epoch})",
-            "epochs": f"{r.epochs}/{r.epochs_planned}", "wall_s": f"{r.wall_s:.1f}", "device": r.device,
-            "data": r.data_source,
-        }
-        for r in records
-    ]  # fmt: skip
-    print_rows(SUMMARY_COLUMNS, rows, title="run summary", console=err)
-
-
 def _progress_sink(label: str, spec: Spec, seed: int, tensorboard: Path | None, log_every: int | None) -> Any:
     """Rich bars on a terminal, plain per-epoch lines otherwise (nohup, CI, SLURM logs, pipes); + TensorBoard."""
     from snnrepro.progress import PlainProgress, TeeProgress, TensorBoardSink
@@ -260,12 +221,6 @@ def _progress_sink(label: str, spec: Spec, seed: int, tensorboard: Path | None, 
     if tensorboard is not None:
         sink = TeeProgress(sink, TensorBoardSink(tensorboard / spec.id / spec.profile / f"seed-{seed}"))
     return sink
-
-
-def _seeds(spec: Spec, seeds: int | None, seed: int | None) -> list[int]:
-    if seed is not None:
-        return [seed]
-    return list(range(seeds if seeds is not None else spec.train.seeds))
 
 
 def run_specs(
@@ -284,82 +239,16 @@ def run_specs(
     tensorboard: Path | None = None,
     log_every: int | None = None,
 ) -> list[RunRecord]:
-    from snnrepro.data.loading import data_root
-    from snnrepro.engine.device import pick_device
-    from snnrepro.engine.loop import RunFailed, fit
+    """:func:`snnrepro.run.serial.run_specs` with this terminal's progress bars and messages."""
     from snnrepro.progress import tensorboard_writer_class
+    from snnrepro.run.report import Reporter
+    from snnrepro.run.serial import run_specs as run_serial
 
     if tensorboard is not None:
         tensorboard_writer_class()  # a missing package fails before anything runs
-
-    overrides = parse_set(sets)
-    if epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = epochs
-    specs = [load_spec(ref, profile=profile, overrides=overrides) for ref in refs]  # validate all first
-    device = pick_device(device_name)
-    root = results_root(results)
-    _check_writable(root)
-    droot = data_root(data_root_dir)
-    done: list[RunRecord] = []
-    try:
-        for spec in specs:
-            _announce_long_run(spec, _seeds(spec, seeds, seed), skip_done, root, device)
-            for s in _seeds(spec, seeds, seed):
-                if skip_done:
-                    prev = read_record(record_path(root, spec.id, spec.profile, s))
-                    if prev is not None and prev.status == "ok" and prev.spec_hash == spec.hash():
-                        done.append(prev)
-                        continue
-                sink = _progress_sink(f"{spec.id} s{s}", spec, s, tensorboard, log_every)
-                try:
-                    rec = fit(spec, s, device, root, droot, resume=resume, progress=sink)
-                except RunFailed as exc:  # the record says failed; one line here, exit code 1, no more runs
-                    err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-                    done.append(exc.record)
-                    break
-                done.append(rec)
-                if as_json:
-                    sys.stdout.write(json.dumps(rec.summary()) + "\n")
-                    sys.stdout.flush()
-                if rec.status == "interrupted":
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: records and checkpoints written so far are kept; use --resume")
-    if done:
-        _print_summary(done)
-    return done
-
-
-def _announce_long_run(spec: Spec, seeds: list[int], skip_done: bool, root: Path, device: Any) -> None:
-    """Say before it starts when a run is estimated (from a measurement) at more than about an hour."""
-    from snnrepro.engine.device import describe
-    from snnrepro.progress import long_run_note
-    from snnrepro.results.cost import load_measurements
-
-    if skip_done:
-        seeds = [s for s in seeds if not _finished(read_record(record_path(root, spec.id, spec.profile, s)), spec)]
-    note = long_run_note(spec, len(seeds), describe(device), iter_records(root), load_measurements(root))
-    if note:
-        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
-
-
-def _finished(rec: RunRecord | None, spec: Spec) -> bool:
-    return rec is not None and rec.status == "ok" and rec.spec_hash == spec.hash()
-
-
-def _check_writable(root: Path) -> None:
-    import shutil
-    import tempfile
-
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe"):
-            pass
-    except OSError as exc:
-        raise FileNotFoundError(f"results folder {root} is not writable: {exc.strerror or exc}") from None
-    free = shutil.disk_usage(root).free
-    if free < 50 * 2**20:
-        raise FileNotFoundError(f"results folder {root} has only {free // 2**20} MiB free; need at least 50 MiB")
+    reporter = Reporter(err, as_json, lambda label, spec, s: _progress_sink(label, spec, s, tensorboard, log_every))
+    return run_serial(refs, profile, seeds, seed, device_name, sets, data_root_dir, resume, epochs, results, reporter,
+                      skip_done)  # fmt: skip
 
 
 @app.command()
@@ -422,7 +311,7 @@ def cost(
     from snnrepro.data.loading import data_root as resolve_data_root
     from snnrepro.results.cost import CostContext, load_measurements
 
-    specs, _ = _all_specs()
+    specs, _ = all_specs()
     if refs:
         specs = [s for s in specs if s.id in refs or s.paper in refs]
         if not specs:
@@ -525,7 +414,7 @@ def table(
         select_specs,
     )
 
-    specs, _ = _all_specs()
+    specs, _ = all_specs()
     chosen: list[Spec] = []
     for k in keys:
         found = select_specs(specs, k)
@@ -598,7 +487,7 @@ def reproduce(
     profile, device, executor = plain(profile), plain(device), plain(executor)  # type: ignore[assignment]
     if not all_ and not paper:
         raise ValueError("say --all or --paper P")
-    specs, errors = _all_specs(profile)
+    specs, errors = all_specs(profile)
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     recs: list[RunRecord] = []
@@ -625,11 +514,11 @@ def reproduce(
         )
     from snnrepro.data.loading import data_root as resolve_data_root
 
-    all_specs, _ = _all_specs()
-    for path in rebuild_all(all_specs, results_root(results), resolve_data_root(data_root)):
+    every_spec, _ = all_specs()
+    for path in rebuild_all(every_spec, results_root(results), resolve_data_root(data_root)):
         err.print(f"wrote {path}")
     if readme is not None:
-        update_readme(readme, all_specs, results_root(results), resolve_data_root(data_root))
+        update_readme(readme, every_spec, results_root(results), resolve_data_root(data_root))
         err.print(f"updated the results section of {readme}")
     failed = [r for r in recs if r.status != "ok"]
     for r in failed:
@@ -659,23 +548,15 @@ def _dispatch(
     timeout_min: int,
 ) -> list[str]:
     """Run (spec, seed) jobs through the local or SLURM executor; return lines for the failed ones."""
-    from snnrepro.engine.executor import Job, pending_jobs, run_local, run_slurm
+    from snnrepro.run.executors import execute
+    from snnrepro.run.plan import check_writable, plan_jobs
+    from snnrepro.run.skip import split_finished
 
     root = results_root(results)
-    _check_writable(root)
-    all_jobs = [
-        Job(s.id, seed, profile, root.resolve(), data_root.resolve() if data_root else None, device)
-        for s in specs
-        for seed in _seeds(s, seeds, None)
-    ]
-    todo, complete = pending_jobs(all_jobs, {s.id: s.hash() for s in specs}, force)
+    check_writable(root)
+    todo, complete = split_finished(plan_jobs(specs, profile, seeds, root, data_root, device), specs, force)
     err.print(f"{len(todo)} job(s) to run, {len(complete)} already complete (skipped); executor {executor}")
-    if executor == "local":
-        outcomes = run_local(todo, jobs)
-    elif executor == "slurm":
-        outcomes = run_slurm(todo, root / "slurm", cluster=cluster, partition=partition, timeout_min=timeout_min)
-    else:
-        raise ValueError(f"--executor {executor}: expected inline, local or slurm")
+    outcomes = execute(todo, executor, root, jobs, cluster, partition, timeout_min)
     for o in outcomes:
         colour = "green" if o.status == "ok" else "red"
         err.print(f"[{colour}]{o.status}[/] {o.job.name}  log: {o.log}", highlight=False)
@@ -693,7 +574,7 @@ def plot(
     target-variant bars next to the paper, reported vs measured.  ``make tables`` regenerates all of them."""
     from snnrepro.results.plots import plot as make_plots
 
-    specs, _ = _all_specs()
+    specs, _ = all_specs()
     for path in make_plots(specs, target, results_root(results)):
         err.print(f"wrote {path}", highlight=False)
 

@@ -1,6 +1,6 @@
 """Progress sinks for logs that are not a terminal, and for TensorBoard.
 
-The training loop reports to a :class:`~snnrepro.engine.loop.ProgressSink`.  On a terminal the CLI
+The training loop reports to a :class:`~snnrepro.engine.fit.ProgressSink`.  On a terminal the CLI
 draws rich bars; under ``nohup``, CI, a SLURM log or a pipe it uses :class:`PlainProgress`, which
 prints one plain line per epoch (and every N batches on long epochs) with loss, accuracy,
 samples/s and ETA.  ``--tensorboard DIR`` adds a :class:`TensorBoardSink` (needs the optional
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from snnrepro.engine.loop import ProgressSink
+from snnrepro.engine.fit import ProgressSink
 
 #: under the automatic batch-line setting, epochs with at least this many batches get batch lines ...
 AUTO_MIN_BATCHES = 50

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from snnrepro.engine.loop import ProgressSink
+from snnrepro.engine.fit import ProgressSink
 
 
 def digits_spec(spec_id: str, paper: str = "rsn", arch: str = "64-32-10", **train: Any) -> dict[str, Any]:

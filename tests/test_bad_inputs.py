@@ -529,7 +529,7 @@ def test_corrupt_checkpoint_falls_back_with_a_visible_line(env: Env) -> None:
 
 
 def test_crash_mid_run_writes_failed_and_keeps_the_previous_record(env: Env, monkeypatch) -> None:
-    from snnrepro.engine import loop
+    from snnrepro.engine import fit as engine_fit
 
     good = _rec(env)
     assert good is not None and good.status == "ok"
@@ -537,7 +537,7 @@ def test_crash_mid_run_writes_failed_and_keeps_the_previous_record(env: Env, mon
     def boom(model: Any, epoch: int, epochs: int) -> None:
         raise RuntimeError("simulated bug in a model hook")
 
-    monkeypatch.setattr(loop, "_epoch_hook", boom)
+    monkeypatch.setattr(engine_fit, "_epoch_hook", boom)
     res = _invoke("run", "bad-base", *SMOKE, "--seed", "0")
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert [ln for ln in res.output.splitlines() if ln.startswith("failed:")] == [
@@ -716,5 +716,5 @@ def test_generated_specs_end_cleanly(env: Env, data: st.DataObject) -> None:
         assert len(errors) == 1 and str(path) in errors[0] and len(errors[0]) < 700, res.output
         assert _snapshot(env.results) == before
     else:  # a valid mutation ran: its record ends with a status
-        rec = read_record(record_path(env.results, raw["id"], "smoke", 11))
+        rec = read_record(record_path(env.results, str(raw["id"]), "smoke", 11))  # `id: 0` loads as "0"
         assert rec is not None and rec.status in ("ok", "diverged", "failed"), res.output

@@ -8,7 +8,7 @@ import torch
 from conftest import StopAfter
 
 from snnrepro.engine.checkpoint import load_checkpoint
-from snnrepro.engine.loop import fit
+from snnrepro.engine.fit import fit
 from snnrepro.results.record import checkpoint_path
 from snnrepro.spec import deep_merge, experiments_dir, read_yaml, resolve
 

@@ -10,7 +10,7 @@ import torch
 from conftest import StopAfter
 
 from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint
-from snnrepro.engine.loop import fit
+from snnrepro.engine.fit import fit
 from snnrepro.engine.optim import lr_factor
 from snnrepro.results.record import checkpoint_path, iter_records, record_path
 from snnrepro.results.tables import markdown_tables, rebuild_all

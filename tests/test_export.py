@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from snnrepro.cli import app
 from snnrepro.engine.evaluate_run import build_model, evaluate_run, load_run, parse_run
-from snnrepro.engine.loop import fit
+from snnrepro.engine.fit import fit
 from snnrepro.export import ExportRefused, export_run, read_safetensors, to_nir
 from snnrepro.results.record import checkpoint_path
 from snnrepro.spec import deep_merge, resolve

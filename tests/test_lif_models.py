@@ -239,7 +239,7 @@ def test_ann_warmup_bypassed_model_equals_the_ann_forward() -> None:
 
 
 def test_ann_warmup_switches_at_the_right_epoch() -> None:
-    from snnrepro.engine.loop import _epoch_hook
+    from snnrepro.engine.fit import _epoch_hook
 
     net = build("4C3-MP2-10Voting", (1, 8, 8), 10, ann_warmup_epochs=3)
     lifs = [m for m in net.modules() if isinstance(m, LIF)]

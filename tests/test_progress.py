@@ -16,7 +16,7 @@ from conftest import digits_spec
 from typer.testing import CliRunner
 
 from snnrepro.cli import app
-from snnrepro.engine.loop import ProgressSink, fit
+from snnrepro.engine.fit import ProgressSink, fit
 from snnrepro.progress import PlainProgress, hms
 from snnrepro.results.record import METRIC_COLUMNS, metrics_csv_path, read_record, record_path
 from snnrepro.spec import load_spec

@@ -288,7 +288,7 @@ def test_relu_cnn_padding_and_errors() -> None:
 
 
 def test_xor_specs_run_through_the_engine(tmp_path) -> None:
-    from snnrepro.engine.loop import fit
+    from snnrepro.engine.fit import fit
     from snnrepro.spec import load_spec
 
     for sid in ("xor-rsn-absolute", "xor-rsn-relative"):

@@ -18,11 +18,14 @@ from torch.utils.data import TensorDataset
 
 from snnrepro.data.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
-from snnrepro.engine.executor import Job, run_local, run_slurm
-from snnrepro.engine.loop import ProgressSink, _train_loader, build, fit
+from snnrepro.engine.build import build
+from snnrepro.engine.fit import ProgressSink, fit
+from snnrepro.engine.loaders import train_loader
 from snnrepro.engine.seeding import CUBLAS_WORKSPACE, seed_everything
 from snnrepro.results.record import RunRecord, iter_records, record_path, write_record
 from snnrepro.results.tables import rebuild_all
+from snnrepro.run.executors import run_local, run_slurm
+from snnrepro.run.plan import Job
 from snnrepro.spec import resolve
 
 SPEC = digits_spec("digits-relu-scale", arch="64-64-10", epochs=3)
@@ -39,7 +42,7 @@ def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Comp
                           env={**os.environ, **(env_extra or {})})
 
 
-#: one training step of the engine's model (``loop.build`` with the torchrun process group) on this rank's
+#: one training step of the engine's model (``engine.build.build`` with the torchrun process group) on this rank's
 #: half of a fixed global batch of 16 digits; saves the gradients and parameters after the step.  Rank 1 is
 #: initialised with another seed: DDP's broadcast of rank 0's weights must undo that.
 DDP_WORKER = """
@@ -48,7 +51,7 @@ from pathlib import Path
 import torch
 from snnrepro.data.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
-from snnrepro.engine.loop import build
+from snnrepro.engine.build import build
 from snnrepro.engine.seeding import seed_everything
 from snnrepro.spec import resolve
 
@@ -118,7 +121,7 @@ def test_distributed_sampler_shards_partition_every_epoch() -> None:
     for epoch in (0, 3):
         shards = []
         for rank in (0, 1):
-            loader = _train_loader(ds, 4, 7, epoch, ddp.DistInfo(2, rank, rank), 0, False)
+            loader = train_loader(ds, 4, 7, epoch, ddp.DistInfo(2, rank, rank), 0, False)
             batches = [b[0] for b in loader]
             assert [len(b) for b in batches] == [4] * 5
             shards.append(torch.cat(batches))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from snnrepro.data.loading import split_validation
-from snnrepro.engine.loop import fit
+from snnrepro.engine.fit import fit
 from snnrepro.metrics.accuracy import correct_mask, count_correct
 from snnrepro.results.cost import CostContext, blocker, row_cost
 from snnrepro.results.provenance import method_changed

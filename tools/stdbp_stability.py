@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from snnrepro.data.loading import data_root, deterministic_subset, load_data
-from snnrepro.engine.loop import build
+from snnrepro.engine.build import build
 from snnrepro.engine.seeding import epoch_generator, seed_everything
 from snnrepro.spec import load_spec, parse_set
 

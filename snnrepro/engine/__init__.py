@@ -1,1 +1,1 @@
-"""The one training loop shared by every method (see :mod:`snnrepro.engine.loop`)."""
+"""The one training loop shared by every method (see :mod:`snnrepro.engine.fit`)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -26,6 +28,16 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def describe(dev: torch.device) -> str:
+    """``cpu``, or the CUDA device with its name (a record's ``device``)."""
     if dev.type == "cuda":
         return f"{dev} ({torch.cuda.get_device_name(dev)})"
     return "cpu"
+
+
+def to_device(x: Any, device: torch.device) -> Any:
+    """A batch's tensors (also inside lists and tuples, e.g. event streams) on ``device``."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, list | tuple):
+        return type(x)(to_device(v, device) for v in x)
+    return x

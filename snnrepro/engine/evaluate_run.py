@@ -9,7 +9,7 @@ architecture they were trained with even when the YAML has changed since; withou
 whose spec no longer resolves) the current spec of that id and profile is used, and the checkpoint's spec
 hash must then match it.  The checkpoint is read with ``weights_only=True`` (nothing in it runs).
 
-Evaluation is the training loop's own :func:`snnrepro.engine.loop.evaluate` on the same test split
+Evaluation is the training loop's own :func:`snnrepro.engine.fit.evaluate` on the same test split
 (the spec's ``test_subset`` and ``max_eval_batches``), ties counted as wrong
 (:mod:`snnrepro.metrics.accuracy`), after seeding with the run's seed: for deterministic encoders this
 reproduces the record's final ``test_acc`` exactly (the checkpoint holds the last epoch's weights).
@@ -154,7 +154,7 @@ def sample_shape(spec: Spec, record: RunRecord | None = None) -> tuple[tuple[int
 
 def build_model(run: TrainedRun, device: torch.device | str = "cpu") -> nn.Module:
     """``nn.Sequential(encoder, net)`` of the run's spec with the checkpoint's weights, in eval mode."""
-    from snnrepro.engine.loop import build
+    from snnrepro.engine.build import build
 
     shape, classes = sample_shape(run.spec, run.record)
     shell = DataBundle(train=[], test=[], input_shape=shape, num_classes=classes)  # type: ignore[arg-type]
@@ -173,7 +173,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Accuracy (ties wrong) and mean loss of a trained run on a test split; see the module docstring."""
     from snnrepro.data.loading import deterministic_subset, load_data
-    from snnrepro.engine.loop import evaluate
+    from snnrepro.engine.fit import evaluate
     from snnrepro.engine.seeding import seed_everything
     from snnrepro.registry import DATASETS, LOSSES
 

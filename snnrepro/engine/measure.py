@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from snnrepro.data.loading import load_data
-from snnrepro.engine.device import describe
-from snnrepro.engine.loop import _to_device, build
+from snnrepro.engine.build import build
+from snnrepro.engine.device import describe, to_device
 from snnrepro.engine.seeding import seed_everything
 from snnrepro.io import atomic_write_bytes
 from snnrepro.results.record import git_commit
@@ -47,7 +47,7 @@ def measure_step(spec: Spec, device: torch.device, data_root: Path, steps: int =
     b = build(spec, bundle, device)
     b.model.train()
     x, y = _batch(bundle.train, spec.train.batch_size)
-    x, y = _to_device(x, device), y.to(device)
+    x, y = to_device(x, device), y.to(device)
     t0 = clock()
     b.rule.step(x, y, b.optimizer, spec.train.grad_clip)  # untimed
     first = clock() - t0

@@ -1,16 +1,16 @@
-"""Dispatch many (spec, seed) runs: in this process, as local processes, or on SLURM.
+"""Dispatch many (spec, seed) jobs: as local child processes or on SLURM.
 
-* ``inline``: one after the other in this process (the default; what CI uses).
-* ``local``: up to ``jobs`` child processes ``python -m snnrepro run ID --seed S --resume``
-  at once; with CUDA GPUs present each child is pinned to one GPU through
-  ``CUDA_VISIBLE_DEVICES`` and ``jobs`` defaults to the GPU count.
-* ``slurm``: a submitit job array (``submitit.AutoExecutor``); each task re-runs with
-  ``--resume``, and on pre-emption or timeout submitit requeues it through
-  :meth:`RunTask.checkpoint`, which continues from the last epoch checkpoint.
+(In this process, one after the other, is :mod:`snnrepro.run.serial`.)
+
+* ``local``: up to ``parallel`` worker processes (``python -m snnrepro.run.worker JOB_JSON``, which
+  calls :func:`snnrepro.run.job.run_job`) at once; with CUDA GPUs present each child is pinned to one
+  GPU through ``CUDA_VISIBLE_DEVICES`` and ``parallel`` defaults to the GPU count.
+* ``slurm``: a submitit job array (``submitit.AutoExecutor``); each task runs the job in a worker
+  process (it resumes from its checkpoint), and on pre-emption or timeout submitit requeues it
+  through :meth:`RunTask.checkpoint`, which continues from the last epoch checkpoint.
   ``cluster="local"`` runs the same code path with submitit's local executor (tests).
 
-Jobs whose record already says ``ok`` for the same spec hash are skipped before dispatch;
-every child writes its own log under ``<results>/logs/``.
+Every job writes its own log under ``<results>/logs/``; its record gives the outcome.
 """
 
 from __future__ import annotations
@@ -19,46 +19,14 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from snnrepro.results.record import read_record, record_path
+from snnrepro.run.plan import Job, Outcome
 
 
-@dataclass(frozen=True)
-class Job:
-    spec_id: str
-    seed: int
-    profile: str
-    results: Path
-    data_root: Path | None = None
-    device: str = "auto"
-
-    @property
-    def name(self) -> str:
-        return f"{self.spec_id}-{self.profile}-seed{self.seed}"
-
-    def argv(self) -> list[str]:
-        cmd = [sys.executable, "-m", "snnrepro", "run", self.spec_id, "--seed", str(self.seed)]
-        cmd += ["--profile", self.profile, "--results", str(self.results), "--device", self.device, "--resume"]
-        cmd += ["--json"]
-        if self.data_root is not None:
-            cmd += ["--data-root", str(self.data_root)]
-        return cmd
-
-    def log_path(self) -> Path:
-        return self.results / "logs" / f"{self.name}.log"
-
-    def status(self) -> str:
-        rec = read_record(record_path(self.results, self.spec_id, self.profile, self.seed))
-        return rec.status if rec is not None else "failed"
-
-
-@dataclass
-class Outcome:
-    job: Job
-    status: str
-    log: Path
+def worker_argv(job: Job) -> list[str]:
+    """The child process that runs ``job`` (:mod:`snnrepro.run.worker`)."""
+    return [sys.executable, "-m", "snnrepro.run.worker", job.to_json()]
 
 
 def gpu_slots() -> list[str]:
@@ -75,7 +43,7 @@ def gpu_slots() -> list[str]:
 
 
 def run_local(jobs: list[Job], parallel: int | None = None, poll_s: float = 0.2) -> list[Outcome]:
-    """Run jobs as child processes, ``parallel`` at a time, one GPU each when GPUs exist."""
+    """Run jobs as worker processes, ``parallel`` at a time, one GPU each when GPUs exist."""
     gpus = gpu_slots()
     parallel = parallel or max(1, len(gpus))
     free = list(gpus) if gpus else [None] * parallel
@@ -85,14 +53,13 @@ def run_local(jobs: list[Job], parallel: int | None = None, poll_s: float = 0.2)
     done: list[Outcome] = []
     while pending or running:
         while pending and len(running) < parallel and free:
-            job = pending.pop(0)
-            slot = free.pop(0)
+            job, slot = pending.pop(0), free.pop(0)
             env = dict(os.environ)
             if slot is not None:
                 env["CUDA_VISIBLE_DEVICES"] = slot
             job.log_path().parent.mkdir(parents=True, exist_ok=True)
             log = open(job.log_path(), "w")  # noqa: SIM115 - closed when the child ends
-            proc = subprocess.Popen(job.argv(), stdout=log, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(worker_argv(job), stdout=log, stderr=subprocess.STDOUT, env=env)
             running.append((proc, job, slot, log))
         time.sleep(poll_s)
         still = []
@@ -111,7 +78,7 @@ class RunTask:
     """A picklable callable for submitit; requeues itself with ``--resume`` semantics."""
 
     def __call__(self, job: Job) -> str:
-        proc = subprocess.run(job.argv(), capture_output=True, text=True)
+        proc = subprocess.run(worker_argv(job), capture_output=True, text=True)
         job.log_path().parent.mkdir(parents=True, exist_ok=True)
         job.log_path().write_text(proc.stdout + proc.stderr)
         return job.status()
@@ -160,13 +127,18 @@ def run_slurm(
     return outcomes
 
 
-def pending_jobs(jobs: list[Job], spec_hashes: dict[str, str], force: bool) -> tuple[list[Job], list[Job]]:
-    """Split into (to run, already complete with the same spec hash)."""
-    todo, complete = [], []
-    for job in jobs:
-        rec = read_record(record_path(job.results, job.spec_id, job.profile, job.seed))
-        if not force and rec is not None and rec.status == "ok" and rec.spec_hash == spec_hashes.get(job.spec_id):
-            complete.append(job)
-        else:
-            todo.append(job)
-    return todo, complete
+def execute(
+    jobs: list[Job],
+    executor: str,
+    root: Path,
+    parallel: int | None = None,
+    cluster: str | None = None,
+    partition: str | None = None,
+    timeout_min: int = 240,
+) -> list[Outcome]:
+    """Run ``jobs`` through the ``local`` or ``slurm`` executor (submitit's files under ``root/slurm``)."""
+    if executor == "local":
+        return run_local(jobs, parallel)
+    if executor == "slurm":
+        return run_slurm(jobs, root / "slurm", cluster=cluster, partition=partition, timeout_min=timeout_min)
+    raise ValueError(f"--executor {executor}: expected inline, local or slurm")
