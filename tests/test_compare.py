@@ -104,3 +104,17 @@ def test_compare_runs_on_the_digits_and_writes_table_csv_and_plot(tmp_path: Path
     assert res.exit_code == 1
     assert "| stdbp | 400-10 | 0 of 1, 1 diverged |" in (out / "compare.md").read_text()
     assert "| rsn | 400-10 | 1 of 1 |" in (out / "compare.md").read_text()
+
+
+def test_readme_results_embed_the_comparison_tables(tmp_path: Path) -> None:
+    from snnrepro.results.tables import compare_section
+
+    results = tmp_path / "results"
+    assert compare_section(results, tmp_path) == ""
+    folder = results / "compare" / "mnist-mlp"
+    folder.mkdir(parents=True)
+    (folder / "compare.md").write_text("## mnist: 5 learning rules\n\n| family |\n|---|\n| stdbp |\n")
+    (folder / "compare.png").write_bytes(b"png")
+    text = compare_section(results, tmp_path)
+    assert "#### mnist: 5 learning rules" in text and "| stdbp |" in text
+    assert "![mnist-mlp](results/compare/mnist-mlp/compare.png)" in text
