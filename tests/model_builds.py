@@ -35,6 +35,46 @@ VALUE_SPECS = (
 )
 
 
+#: (family, arch, loader sample shape, classes, params): architectures each family refuses, with the message
+ERROR_CASES: list[tuple[str, str, tuple[int, ...], int, dict[str, Any]]] = [
+    (fam, arch, shape, classes, params)
+    for fam in ("relu", "relpsp", "resonate", "iir", "lif", "brp")
+    for arch, shape, classes, params in (
+        ("784-400", (1, 28, 28), 10, {}),
+        ("784-400-12", (1, 28, 28), 10, {}),
+        ("28x28-6C5-P2-10", (1, 28, 28), 10, {"padding": "full"}),
+        ("400-6C5-10", (1, 28, 28), 10, {}),
+        ("400-P2-10", (1, 28, 28), 10, {}),
+        ("6C40-10", (1, 28, 28), 10, {}),
+        ("6C40-10", (1, 28, 28), 10, {"padding": "valid"}),
+        ("6C3S2-10", (1, 28, 28), 10, {}),
+        ("6C3-P40-10", (1, 28, 28), 10, {}),
+        ("6C3-AP2-10", (1, 28, 28), 10, {}),
+        ("6C3-DP-10", (1, 28, 28), 10, {}),
+        ("6C3-2Voting", (1, 28, 28), 10, {}),
+        ("6C3-2Voting-10", (1, 28, 28), 10, {}),
+        ("S2-FC10", (1, 28, 28), 10, {}),
+        ("Conv1x3x4-S2-FC10", (1, 1, 6), 10, {}),
+        ("Conv1x3x4-S9-FC10", (1, 1, 6), 10, {}),
+        ("Conv3x3x4-DP-FC10-DP", (1, 8, 8), 10, {}),
+        ("6C3-10", (1, 28, 28), 10, {"bogus": 1}),
+    )
+]
+
+
+def error_of(case: tuple[str, str, tuple[int, ...], int, dict[str, Any]]) -> str:
+    """What building ``case`` raises (type and message), or ``ok``."""
+    from snnrepro.registry import MODELS
+
+    fam, arch, shape, classes, params = case
+    try:
+        with torch.device("meta"):
+            MODELS.get(fam)(arch, shape, classes, **params)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
 def build_net(spec_id: str, device: str | None = "meta") -> nn.Module:
     """The network (without encoder) that ``spec_id``'s full profile builds."""
     import snnrepro  # noqa: F401 - registers the plugins
@@ -83,6 +123,7 @@ def main() -> None:
             out["specs"][sid] = describe(build_net(sid))
         except Exception as exc:  # recorded: the new code must fail the same way
             out["specs"][sid] = {"error": f"{type(exc).__name__}: {exc}"}
+    out["errors"] = [error_of(case) for case in ERROR_CASES]
     for sid in VALUE_SPECS:
         out["values"][sid] = value_hashes(sid)
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
