@@ -4,7 +4,7 @@ one small spec per family, a hash of every tensor built under a fixed seed.
 ``tests/fixtures/model_builds.json`` holds these descriptions as made by the model code before the
 architecture planner (issue 16); ``tests/test_models_unchanged.py`` checks that the current code builds the
 same.  Regenerate (only when a change of the built models is intended) with
-``PYTHONPATH=. python -m tests.model_builds > tests/fixtures/model_builds.json``.
+``PYTHONPATH=. python tests/model_builds.py > tests/fixtures/model_builds.json``.
 """
 
 from __future__ import annotations
