@@ -93,6 +93,21 @@ def build_net(spec_id: str, device: str | None = "meta") -> nn.Module:
     return build(spec.model.arch, tuple(shape), classes, **spec.model.params)
 
 
+def model_key(spec_id: str) -> dict[str, Any]:
+    """What a spec asks its model factory for: a fixture entry holds only while this is unchanged."""
+    import snnrepro  # noqa: F401
+    from snnrepro.plugins import import_submodules
+    from snnrepro.registry import DATASETS
+    from snnrepro.spec import load_spec
+
+    import_submodules("snnrepro.data")
+    spec = load_spec(spec_id)
+    shape, classes = DATASETS.get(spec.dataset.name).shape(**spec.dataset.params)
+    key = {"family": spec.model.family, "arch": spec.model.arch, "params": spec.model.params,
+           "shape": list(shape), "classes": classes}  # fmt: skip
+    return json.loads(json.dumps(key, sort_keys=True))
+
+
 def describe(net: nn.Module) -> dict[str, Any]:
     """Module tree (a hash of its repr) and state-dict keys with shapes."""
     return {
@@ -123,6 +138,7 @@ def main() -> None:
             out["specs"][sid] = describe(build_net(sid))
         except Exception as exc:  # recorded: the new code must fail the same way
             out["specs"][sid] = {"error": f"{type(exc).__name__}: {exc}"}
+        out["specs"][sid]["model"] = model_key(sid)
     out["errors"] = [error_of(case) for case in ERROR_CASES]
     for sid in VALUE_SPECS:
         out["values"][sid] = value_hashes(sid)
