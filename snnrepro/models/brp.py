@@ -31,16 +31,17 @@ pooling, as in the authors' code (hook right after the LIF).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Pool, Voting, parse_arch, split_input
+from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Flatten, Pool, Wording, parse_arch, plan, split_input
 from snnrepro.models.multistep import SeqDropout, TimeDistributed
+from snnrepro.models.options import family_config
 from snnrepro.neurons.lif import LIF
 from snnrepro.registry import MODELS
 
@@ -129,32 +130,71 @@ def _step_shape(input_shape: tuple[int, ...], time_axis: int | None) -> tuple[in
     return shape
 
 
+@dataclass(frozen=True)
+class BRPNeuronConfig:
+    """The ``brp`` family's neuron params (declared once): Eq. 2's LIF and Eq. 10's pseudo-gradient.
+
+    ``decay`` g, ``threshold`` V_th, ``v_reset``, ``refractory`` (additional frozen steps, see the module
+    docstring), ``detach_reset``; ``width`` the rectangular pseudo-gradient's full width (Eq. 10, authors:
+    1.0); ``surrogate`` may name another registered surrogate (then ``width`` is ignored unless it is
+    ``rectangular``); ``backend`` of :class:`~snnrepro.neurons.lif.LIF`.
+    """
+
+    decay: float = 0.2
+    threshold: float = 0.5
+    v_reset: float = 0.0
+    refractory: int = 0
+    detach_reset: bool = False
+    surrogate: str | dict[str, Any] = "rectangular"
+    width: float = 1.0
+    backend: str = "fused"
+
+    def neuron(self) -> LIF:
+        """A fresh LIF population with these settings (hard reset)."""
+        sg: str | dict[str, Any] = self.surrogate
+        if self.surrogate == "rectangular":
+            sg = {"name": "rectangular", "width": float(self.width)}
+        return LIF(
+            decay=self.decay,
+            threshold=self.threshold,
+            reset="hard",
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            refractory=self.refractory,
+            surrogate=sg,
+            backend=self.backend,
+        )
+
+
+BRP_WORDING = Wording(
+    "brp model: ",
+    token="{p}{where} is not supported",
+    conv_image="{p}convolution after a dense layer at {where}",
+    conv_fit="{p}kernel {kh}x{kw} does not fit a {h}x{w} map at {where}",
+    pool_image="{p}pooling must follow a convolution, at {where}",
+    pool_fit="{p}pooling {size} does not fit a {h}x{w} map at {where}",
+)
+
+
 @MODELS.register("brp")
 def build(
     arch: str,
     input_shape: tuple[int, ...],
     num_classes: int,
-    decay: float = 0.2,
-    threshold: float = 0.5,
-    v_reset: float = 0.0,
-    refractory: int = 0,
-    detach_reset: bool = False,
-    surrogate: str | dict[str, Any] = "rectangular",
-    width: float = 1.0,
     padding: str = "same",
     bias: bool = True,
     time_axis: int | None = None,
     channels: int | None = None,
     T: int | None = None,  # noqa: N803 - the encoder's window, accepted for the family convention, unused
-    backend: str = "fused",
+    **neuron: Any,
 ) -> SpikingCNN:
     """BRP-SNN network for ``arch`` on loader samples of ``input_shape``; see the module docstring.
 
-    ``channels`` overrides the per-step channel count when the encoder changes it (DVS polarities merged
-    into one map by the ``frames`` encoder's ``merge_channels``).
-    ``width`` is the rectangular pseudo-gradient's full width (Eq. 10, authors: 1.0); ``surrogate``
-    may name another registered surrogate (then ``width`` is ignored unless it is ``rectangular``).
+    ``neuron``: the fields of :class:`BRPNeuronConfig`.  ``channels`` overrides the per-step channel
+    count when the encoder changes it (DVS polarities merged into one map by the ``frames`` encoder's
+    ``merge_channels``).
     """
+    cfg = family_config(BRPNeuronConfig, neuron)
     if padding not in ("same", "valid"):
         raise ArchError(f"brp model: padding must be 'same' or 'valid', got {padding!r}")
     if T is not None and int(T) < 1:
@@ -164,22 +204,6 @@ def build(
         if int(channels) < 1 or len(step) != 3:
             raise ArchError(f"brp model: channels={channels} needs a [C, H, W] step input, got per-step shape {step}")
         step = (int(channels), *step[1:])
-    sg: str | dict[str, Any] = surrogate
-    if surrogate == "rectangular":
-        sg = {"name": "rectangular", "width": float(width)}
-
-    def neuron() -> LIF:
-        return LIF(
-            decay=decay,
-            threshold=threshold,
-            reset="hard",
-            v_reset=v_reset,
-            detach_reset=detach_reset,
-            refractory=refractory,
-            surrogate=sg,
-            backend=backend,
-        )
-
     if len(step) == 1:
         cur: tuple[int, ...] = (1, 1, step[0])
     elif len(step) == 2:
@@ -191,56 +215,35 @@ def build(
     _, layers = split_input(parse_arch(arch), cur)
     if len(step) == 1 and layers and isinstance(layers[0], Dense):
         cur = step  # a vector input to a fully connected network stays a vector
-    first_shape = cur
-    if not layers or not isinstance(layers[-1], Dense):
-        raise ArchError(f"brp model: {arch!r} must end with a dense output layer")
-    if layers[-1].width != num_classes:
-        raise ArchError(f"brp model: output width {layers[-1].width} but the dataset has {num_classes} classes")
+    steps = plan(layers, cur, arch, num_classes, BRP_WORDING, padding=padding, pool_1d=True)
 
     blocks: list[SpikingBlock] = []
     counts = {"conv": 0, "fc": 0}
-    for pos, ly in enumerate(layers):
-        where = f"token {pos + 1} ({ly}) of {arch!r}"
+    flatten = False
+    for st in steps:
+        ly, where = st.token, f"token {st.pos + 1} ({st.token}) of {arch!r}"
         if isinstance(ly, Conv):
-            if len(cur) != 3:
-                raise ArchError(f"brp model: convolution after a dense layer at {where}")
-            kh, kw = ly.kernel
-            pad = (kh // 2, kw // 2) if padding == "same" else (0, 0)
-            c, h, w = cur
-            h2 = (h + 2 * pad[0] - kh) // ly.stride + 1
-            w2 = (w + 2 * pad[1] - kw) // ly.stride + 1
-            if h2 < 1 or w2 < 1:
-                raise ArchError(f"brp model: kernel {kh}x{kw} does not fit a {h}x{w} map at {where}")
+            (kh, kw), c = ly.kernel, st.in_shape[0]
             counts["conv"] += 1
-            conv = nn.Conv2d(c, ly.channels, (kh, kw), stride=ly.stride, padding=pad, bias=bias)
-            cur = (ly.channels, h2, w2)
-            blocks.append(SpikingBlock(conv, neuron(), cur, f"conv{counts['conv']} (Conv{kh}x{kw}x{ly.channels})"))
+            conv = nn.Conv2d(c, ly.channels, (kh, kw), stride=ly.stride, padding=st.padding, bias=bias)
+            name = f"conv{counts['conv']} (Conv{kh}x{kw}x{ly.channels})"
+            blocks.append(SpikingBlock(conv, cfg.neuron(), st.out_shape, name))
         elif isinstance(ly, Pool):
-            if not blocks or len(cur) != 3:
+            if not blocks:
                 raise ArchError(f"brp model: pooling must follow a convolution, at {where}")
-            c, h, w = cur
-            size = (1, ly.size) if h == 1 else (ly.size, ly.size)
-            if h < size[0] or w < size[1]:
-                raise ArchError(f"brp model: pooling {size} does not fit a {h}x{w} map at {where}")
             if ly.size > 1:
-                pool = nn.AvgPool2d(size) if ly.kind == "avg" else nn.MaxPool2d(size)
+                pool = nn.AvgPool2d(st.window) if ly.kind == "avg" else nn.MaxPool2d(st.window)
                 blocks[-1].post.append(TimeDistributed(pool))
-            cur = (c, h // size[0], w // size[1])
+        elif isinstance(ly, Flatten):
+            flatten = True
         elif isinstance(ly, Dense):
-            fan_in = math.prod(cur)
-            synapse: nn.Module = nn.Linear(fan_in, ly.width, bias=bias)
-            if len(cur) != 1:
-                synapse = nn.Sequential(nn.Flatten(), synapse)
+            synapse: nn.Module = nn.Linear(st.in_shape[0], ly.width, bias=bias)
+            if flatten:
+                synapse, flatten = nn.Sequential(nn.Flatten(), synapse), False
             counts["fc"] += 1
-            cur = (ly.width,)
-            blocks.append(SpikingBlock(synapse, neuron(), cur, f"fc{counts['fc']} (FC{ly.width})"))
+            blocks.append(SpikingBlock(synapse, cfg.neuron(), st.out_shape, f"fc{counts['fc']} (FC{ly.width})"))
         elif isinstance(ly, Dropout):
             if not blocks:
                 raise ArchError(f"brp model: dropout must follow a layer, at {where}")
             blocks[-1].post.append(SeqDropout(ly.p))
-        elif isinstance(ly, Voting | Input):
-            raise ArchError(f"brp model: {where} is not supported")
-    if len(blocks[-1].post):
-        raise ArchError(f"brp model: nothing may follow the output layer in {arch!r}")
-    return SpikingCNN(blocks, first_shape, num_classes)
-
+    return SpikingCNN(blocks, steps[0].in_shape, num_classes)

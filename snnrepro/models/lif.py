@@ -39,6 +39,7 @@ sample's: ``(C, H, W)``, ``(T, C, H, W)`` for frames, ``(H, W)`` read as one cha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -54,36 +55,47 @@ from snnrepro.models.multistep import (
     build_multistep,
     checkpoint_segments,
 )
+from snnrepro.models.options import family_config
 from snnrepro.neurons.lif import GRADIENT_MODES, LIF
 from snnrepro.registry import MODELS
 
 RESNETS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
 
-def lif_node_factory(
-    gradient: str = "bpsa_bpta",
-    decay: float = 0.9,
-    threshold: float = 0.5,
-    alpha: float = 0.2,
-    surrogate: Any = None,
-    reset: str = "hard",
-    detach_reset: bool | None = None,
-    backend: str = "fused",
-) -> NodeFactory:
-    """``shape -> LIF`` for the BPSA/BPTA modes; ``detach_reset`` defaults to the mode's (see module doc)."""
-    if gradient not in GRADIENT_MODES:
-        raise ArchError(f"lif: gradient must be one of {sorted(GRADIENT_MODES)}, got {gradient!r}")
-    mode = dict(GRADIENT_MODES[gradient])
-    if detach_reset is not None:
-        mode["detach_reset"] = bool(detach_reset)
-    sg = surrogate if surrogate is not None else {"name": "rectangular", "width": 1.0}
-    kwargs = dict(decay=decay, threshold=threshold, alpha=alpha, surrogate=sg, reset=reset, backend=backend, **mode)
-    LIF(**kwargs)  # validate once, with a clear message
+@dataclass(frozen=True)
+class LIFNodeConfig:
+    """The ``lif`` family's neuron params (declared once): BPSA/BPTA ``gradient`` mode and the LIF's settings.
 
-    def make(_shape: tuple[int, ...]) -> nn.Module:
-        return LIF(**kwargs)
+    ``gradient`` one of :data:`~snnrepro.neurons.lif.GRADIENT_MODES`; ``detach_reset`` defaults to the
+    mode's (see the module docstring); ``surrogate`` defaults to the rectangular one of width 1; the other
+    fields are :class:`~snnrepro.neurons.lif.LIFConfig`'s and :class:`~snnrepro.neurons.lif.LIF`'s.
+    """
 
-    return make
+    gradient: str = "bpsa_bpta"
+    decay: float = 0.9
+    threshold: float = 0.5
+    alpha: float = 0.2
+    surrogate: Any = None
+    reset: str = "hard"
+    detach_reset: bool | None = None
+    backend: str = "fused"
+
+    def factory(self) -> NodeFactory:
+        """``shape -> LIF`` with these settings, validated once here with a clear message."""
+        if self.gradient not in GRADIENT_MODES:
+            raise ArchError(f"lif: gradient must be one of {sorted(GRADIENT_MODES)}, got {self.gradient!r}")
+        mode = dict(GRADIENT_MODES[self.gradient])
+        if self.detach_reset is not None:
+            mode["detach_reset"] = bool(self.detach_reset)
+        sg = self.surrogate if self.surrogate is not None else {"name": "rectangular", "width": 1.0}
+        kwargs = dict(decay=self.decay, threshold=self.threshold, alpha=self.alpha, surrogate=sg, reset=self.reset,
+                      backend=self.backend, **mode)  # fmt: skip
+        LIF(**kwargs)  # validate once, with a clear message
+
+        def make(_shape: tuple[int, ...]) -> nn.Module:
+            return LIF(**kwargs)
+
+        return make
 
 
 class SpikingBasicBlock(nn.Module):
@@ -145,32 +157,27 @@ def build(
     arch: str,
     input_shape: tuple[int, ...],
     num_classes: int,
-    gradient: str = "bpsa_bpta",
-    decay: float = 0.9,
-    threshold: float = 0.5,
-    alpha: float = 0.2,
-    surrogate: Any = None,
-    reset: str = "hard",
-    detach_reset: bool | None = None,
     relu: bool = True,
     bn: bool = True,
     input_size: int | None = None,
     dense_as_flatten: bool = True,
     voters: int = 10,
-    backend: str = "fused",
     ann_warmup_epochs: int = 0,
     checkpoint: bool = False,
     T: int | None = None,
+    **neuron: Any,
 ) -> nn.Module:
     """A BPSA/BPTA network for ``arch`` (paper string or ``resnet18``/``resnet34``); returns scores [B, classes].
 
+    ``neuron``: the fields of :class:`LIFNodeConfig`.
     ``checkpoint``: activation checkpointing of each synapse-to-spike segment over all T steps (see
     :func:`checkpoint_segments`): much less memory for backward when T is large, one extra forward.
     ``T`` is accepted for symmetry with the encoder's params and not used (time comes from the input).
     """
     del T
+    cfg = family_config(LIFNodeConfig, neuron)
     try:
-        node = lif_node_factory(gradient, decay, threshold, alpha, surrogate, reset, detach_reset, backend)
+        node = cfg.factory()
     except ValueError as exc:
         raise ArchError(f"lif: {exc}") from None
     shape = step_shape(input_shape)

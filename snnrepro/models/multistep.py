@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -30,7 +29,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Layer, Pool, Voting
+from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Flatten, Input, Layer, Pool, Voting, Wording, plan
+
+MULTISTEP_WORDING = Wording(
+    end="a multi-step network must end with a dense output layer or nVoting",
+    conv_image="convolution {ly} needs an image input, got features {cur}",
+    conv_fit="{ly} does not fit a {h}x{w} map",
+    pool_image="pooling {ly} needs an image input, got features {cur}",
+    pool_fit="pooling {ly} does not fit a {h}x{w} map",
+)
+"""Messages of :func:`build_multistep` (no family prefix: the BPSA/BPTA family's builder adds none)."""
 
 NodeFactory = Callable[[tuple[int, ...]], nn.Module]
 """``node(feature_shape) -> module`` mapping ``[T, B, *feature_shape]`` currents to spikes of the same shape."""
@@ -192,11 +200,7 @@ def build_multistep(
     ``nVoting`` always uses :class:`VotingReadout`.  ``resize`` resizes input frames first.
     ``ann_warmup_epochs``: see :class:`MultiStepNet`.
     """
-    if padding not in ("same", "valid"):
-        raise ArchError(f"padding must be 'same' or 'valid', got {padding!r}")
     layers = [ly for ly in layers if not isinstance(ly, Input)]
-    if not layers or not isinstance(layers[-1], Dense | Voting):
-        raise ArchError("a multi-step network must end with a dense output layer or nVoting")
     body = nn.Sequential()
     cur: tuple[int, ...] = tuple(in_shape)
     if resize is not None:
@@ -204,59 +208,36 @@ def build_multistep(
             raise ArchError(f"resize needs image frames, got per-step shape {cur}")
         body.append(TimeDistributed(Resize(resize)))
         cur = (cur[0], int(resize), int(resize))
+    steps = plan(layers, cur, "", num_classes, MULTISTEP_WORDING, padding=padding,
+                 allowed=(Conv, Pool, Dense, Dropout, Voting))  # fmt: skip
     last_out: nn.Module | None = None
-    for pos, ly in enumerate(layers):
-        last = pos == len(layers) - 1
+    for i, step in enumerate(steps):
+        ly, c_in = step.token, step.in_shape[0]
         if isinstance(ly, Conv):
-            if len(cur) != 3:
-                raise ArchError(f"convolution {ly} needs an image input, got features {cur}")
-            c, h, w = cur
-            pad = (ly.kernel[0] // 2, ly.kernel[1] // 2) if padding == "same" else (0, 0)
-            h2 = (h + 2 * pad[0] - ly.kernel[0]) // ly.stride + 1
-            w2 = (w + 2 * pad[1] - ly.kernel[1]) // ly.stride + 1
-            if h2 < 1 or w2 < 1:
-                raise ArchError(f"{ly} does not fit a {h}x{w} map")
-            block = nn.Sequential(nn.Conv2d(c, ly.channels, ly.kernel, stride=ly.stride, padding=pad, bias=conv_bias))
+            conv = nn.Conv2d(c_in, ly.channels, ly.kernel, stride=ly.stride, padding=step.padding, bias=conv_bias)
+            block = nn.Sequential(conv)
             if bn:
                 block.append(nn.BatchNorm2d(ly.channels))
             if relu:
                 block.append(nn.ReLU())
-            cur = (ly.channels, h2, w2)
             body.append(TimeDistributed(block))
-            body.append(node(cur))
+            body.append(node(step.out_shape))
         elif isinstance(ly, Pool):
-            if len(cur) != 3:
-                raise ArchError(f"pooling {ly} needs an image input, got features {cur}")
-            c, h, w = cur
-            if h < ly.size or w < ly.size:
-                raise ArchError(f"pooling {ly} does not fit a {h}x{w} map")
             body.append(TimeDistributed(nn.MaxPool2d(ly.size) if ly.kind == "max" else nn.AvgPool2d(ly.size)))
-            cur = (c, h // ly.size, w // ly.size)
         elif isinstance(ly, Dropout):
             body.append(SeqDropout(ly.p))
+        elif isinstance(ly, Flatten):
+            body.append(TimeDistributed(nn.Flatten()))
         elif isinstance(ly, Dense | Voting):
-            flat = math.prod(cur)
-            if len(cur) != 1:
-                body.append(TimeDistributed(nn.Flatten()))
-                cur = (flat,)
-                if dense_as_flatten and isinstance(ly, Dense) and ly.width == flat and not last:
-                    continue
-            if isinstance(ly, Voting):
-                if not last:
-                    raise ArchError("nVoting must be the last token")
-                width = num_classes * ly.voters
-                last_out = VotingReadout(num_classes, ly.voters)
-            else:
-                width = ly.width
-                if last:
-                    if width != num_classes:
-                        raise ArchError(f"output width {width} but the dataset has {num_classes} classes")
-                    last_out = RateReadout(readout)
-            linear = nn.Linear(cur[0], width, bias=dense_bias)
-            hidden = not last
-            body.append(TimeDistributed(nn.Sequential(linear, nn.ReLU()) if relu and hidden else linear))
-            cur = (width,)
-            body.append(node(cur))
+            after_flatten = i > 0 and isinstance(steps[i - 1].token, Flatten)
+            if dense_as_flatten and after_flatten and isinstance(ly, Dense) and ly.width == c_in and not step.last:
+                continue
+            width = step.out_shape[0]
+            if step.last:
+                last_out = VotingReadout(num_classes, ly.voters) if isinstance(ly, Voting) else RateReadout(readout)
+            linear = nn.Linear(c_in, width, bias=dense_bias)
+            body.append(TimeDistributed(nn.Sequential(linear, nn.ReLU()) if relu and not step.last else linear))
+            body.append(node(step.out_shape))
     assert last_out is not None
     return MultiStepNet(body, last_out, ann_warmup_epochs)
 

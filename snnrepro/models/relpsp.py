@@ -22,12 +22,14 @@ Choices where the paper is silent (all parameters):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from snnrepro.models.arch import ArchError, Conv, Dense, Dropout, Input, Pool, Voting, parse_arch, split_input
-from snnrepro.neurons.relpsp import MinPool2d, RelPspConv2d, RelPspDense
+from snnrepro.models.arch import ArchError, Conv, Dense, Flatten, Pool, Wording, parse_arch, plan, split_input
+from snnrepro.models.options import family_config
+from snnrepro.neurons.relpsp import MinPool2d, RelPspConfig, RelPspConv2d, RelPspDense
 from snnrepro.registry import MODELS
 
 
@@ -112,70 +114,42 @@ def build(
     arch: str,
     input_shape: tuple[int, ...],
     num_classes: int,
-    theta: float = 1.0,
-    t_max: float = 4.0,
-    init: str = "normal",
-    gain: float = 1.0,
-    mean: float = 0.0,
     padding: str = "valid",
-    chunk: int | None = None,
-    reference: bool = False,
     silent_output: str = "zero",
     silent_slope: float = 1.0,
+    **neuron: Any,
 ) -> nn.Module:
     """Build a ReL-PSP network for ``arch`` (e.g. ``784-400-10``, ``28x28-6C5-P2-16C5-P2-1024-128-10``).
 
-    Params: ``theta`` threshold; ``t_max`` simulation window (silent neurons output ``t_max``);
-    ``init``/``gain``/``mean`` weight init N(mean/fan_in, gain^2/fan_in); ``padding`` valid | same
-    (padding = no spike); ``chunk`` inputs per scan step of the fast kernel (``None``: chosen per layer);
-    ``reference`` the slow reference kernel (tests); ``silent_output`` ``zero`` (Eq. 14: a silent
-    output neuron has no gradient) or ``window_end`` (:func:`window_end_times`), ``silent_slope`` its
-    assumed ``dV/dt`` at the window's end.
+    Params: the neuron's (:class:`~snnrepro.neurons.relpsp.RelPspConfig`): ``theta`` threshold;
+    ``t_max`` simulation window (silent neurons output ``t_max``); ``init``/``gain``/``mean`` weight
+    init N(mean/fan_in, gain^2/fan_in); ``chunk`` inputs per scan step of the fast kernel (``None``:
+    chosen per layer); ``reference`` the slow reference kernel (tests).  The network's: ``padding``
+    valid | same (padding = no spike); ``silent_output`` ``zero`` (Eq. 14: a silent output neuron has
+    no gradient) or ``window_end`` (:func:`window_end_times`), ``silent_slope`` its assumed ``dV/dt``
+    at the window's end.
     """
+    cfg = family_config(RelPspConfig, neuron)
     if padding not in ("same", "valid"):
         raise ArchError(f"relpsp: padding must be 'same' or 'valid', got {padding!r}")
-    if theta <= 0 or t_max <= 0:
-        raise ArchError(f"relpsp: theta and t_max must be positive, got theta={theta}, t_max={t_max}")
+    if cfg.theta <= 0 or cfg.t_max <= 0:
+        raise ArchError(f"relpsp: theta and t_max must be positive, got theta={cfg.theta}, t_max={cfg.t_max}")
     shape, layers = split_input(parse_arch(arch), input_shape)
-    if not layers or not isinstance(layers[-1], Dense):
-        raise ArchError(f"relpsp: {arch!r} must end with a dense output layer")
-    if layers[-1].width != num_classes:
-        raise ArchError(f"relpsp: output width {layers[-1].width} but the dataset has {num_classes} classes")
-    common = dict(theta=theta, t_max=t_max, init=init, gain=gain, mean=mean, chunk=chunk, reference=reference)
-    cur: tuple[int, ...] = tuple(shape)
-    flatten_input = False
-    if isinstance(layers[0], Dense) and len(cur) > 1:
-        flatten_input, cur = True, (math.prod(cur),)
+    flatten_input = bool(layers) and isinstance(layers[0], Dense) and len(shape) > 1
+    if flatten_input:
+        shape = (math.prod(shape),)
+    wording = Wording("relpsp: ", pool_kind="{p}only earliest-spike pooling (P/MP) is supported, got {ly} in {arch!r}")
+    steps = plan(layers, shape, arch, num_classes, wording, padding=padding, strided=False,
+                 allowed=(Conv, Pool, Dense), pools=("max",))  # fmt: skip
     seq = nn.Sequential()
-    for ly in layers:
+    for step in steps:
+        ly, c_in = step.token, step.in_shape[0]
         if isinstance(ly, Conv):
-            if len(cur) != 3:
-                raise ArchError(f"relpsp: convolution {ly} needs an image input, got shape {cur} in {arch!r}")
-            if ly.stride != 1:
-                raise ArchError(f"relpsp: strided convolution {ly} is not supported in {arch!r}")
-            pad = (ly.kernel[0] // 2, ly.kernel[1] // 2) if padding == "same" else (0, 0)
-            c, h, w = cur
-            h2, w2 = h + 2 * pad[0] - ly.kernel[0] + 1, w + 2 * pad[1] - ly.kernel[1] + 1
-            if h2 < 1 or w2 < 1:
-                raise ArchError(f"relpsp: {ly} does not fit a {h}x{w} map in {arch!r}")
-            seq.append(RelPspConv2d(c, ly.channels, ly.kernel, padding=pad, **common))  # type: ignore[arg-type]
-            cur = (ly.channels, h2, w2)
+            seq.append(RelPspConv2d(c_in, ly.channels, ly.kernel, padding=step.padding, config=cfg))
         elif isinstance(ly, Pool):
-            if ly.kind != "max":
-                raise ArchError(f"relpsp: only earliest-spike pooling (P/MP) is supported, got {ly} in {arch!r}")
-            if len(cur) != 3:
-                raise ArchError(f"relpsp: pooling {ly} needs an image input in {arch!r}")
-            c, h, w = cur
-            if h < ly.size or w < ly.size:
-                raise ArchError(f"relpsp: pooling {ly} does not fit a {h}x{w} map in {arch!r}")
             seq.append(MinPool2d(ly.size))
-            cur = (c, h // ly.size, w // ly.size)
+        elif isinstance(ly, Flatten):
+            seq.append(_Flatten())
         elif isinstance(ly, Dense):
-            if len(cur) != 1:
-                seq.append(_Flatten())
-                cur = (math.prod(cur),)
-            seq.append(RelPspDense(cur[0], ly.width, **common))  # type: ignore[arg-type]
-            cur = (ly.width,)
-        elif isinstance(ly, Dropout | Voting | Input):
-            raise ArchError(f"relpsp: token {ly} is not supported in {arch!r}")
-    return RelPspNet(seq, flatten_input, float(t_max), silent_output, float(silent_slope))
+            seq.append(RelPspDense(c_in, ly.width, config=cfg))
+    return RelPspNet(seq, flatten_input, float(cfg.t_max), silent_output, float(silent_slope))

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -426,3 +428,78 @@ class IIRNeuron(nn.Module):
 
     def extra_repr(self) -> str:
         return f"lambda={self.lam:.4g}, theta={self.theta:.4g}, v_th={self.v_th:g}, surrogate={self.surrogate}"
+
+
+# --------------------------------------------------------------------------- the family's neuron params
+def default_lambda(preset: str, tau_m: float) -> float:
+    """Neuron filter lambda when the spec gives none.
+
+    ``dual_exp``/``alpha``/``custom``: 0 -- Eq. 4a has no ``v[t-1]`` term because the membrane time
+    constant is already inside the PSP kernel (and the authors' code keeps ``membrane_filter`` off).
+    ``lif``: ``e^{-1/tau_m}``, the plain leaky neuron the paper says the preset reduces to.
+    """
+    return math.exp(-1.0 / tau_m) if preset == "lif" else 0.0
+
+
+@dataclass(frozen=True)
+class IIRConfig:
+    """Synapse filter and neuron of every IIR layer (the ``iir`` family's neuron params, declared once).
+
+    Synapse filter: ``preset`` ``dual_exp`` (``tau_m``, ``tau_s``), ``alpha`` (``tau``), ``lif`` (no
+    filter) or ``custom`` (``alpha`` = [alpha_1..alpha_P], ``beta`` = [beta_0..beta_Q]); ``delay`` 1 =
+    Eq. 4c ``x[t-1]``, 0 = ``x[t]``; ``psp_norm`` unit-peak dual-exp kernel; ``train_kernel`` learns
+    alpha/beta, ``kernel_param`` ``direct`` | ``poles``.  Neuron: ``lam`` (default
+    :func:`default_lambda`), reset filter ``theta`` (default ``e^{-1/tau_r}``, ``tau_r`` default
+    ``tau_m``), ``v_th``, surrogate ``sigma`` (the ``gaussian`` surrogate) or another ``surrogate``,
+    ``detach_reset``, ``reset_scale``.  ``backend`` ``fused`` | ``autograd`` for both.  The methods
+    raise ``ValueError`` for params that do not go together.
+    """
+
+    preset: str = "dual_exp"
+    tau_m: float = 4.0
+    tau_s: float = 1.0
+    tau: float = 2.0
+    delay: int = 1
+    alpha: list[float] | None = None
+    beta: list[float] | None = None
+    psp_norm: bool = False
+    lam: float | None = None
+    tau_r: float | None = None
+    theta: float | None = None
+    v_th: float = 1.0
+    sigma: float = 0.4
+    surrogate: str | dict[str, Any] | None = None
+    detach_reset: bool = False
+    reset_scale: float = 1.0
+    train_kernel: bool = True
+    kernel_param: str = "direct"
+    backend: str = "fused"
+
+    def coefficients(self) -> tuple[list[float], list[float]]:
+        """``(alpha_1..alpha_P, beta_0..beta_Q)`` of the synapse filter, with ``psp_norm`` applied."""
+        a, b = preset_coefficients(self.preset, self.tau_m, self.tau_s, self.tau, self.delay, self.alpha, self.beta)
+        if self.psp_norm:
+            if self.preset != "dual_exp":
+                raise ValueError(f"iir: psp_norm applies to the dual_exp preset only, not {self.preset!r}")
+            b = [x * dual_exp_peak_norm(self.tau_m, self.tau_s) for x in b]
+        return a, b
+
+    def decays(self) -> tuple[float, float]:
+        """The neuron's ``(lam, theta)`` with their defaults, both checked to lie in [0, 1]."""
+        lam = default_lambda(self.preset, self.tau_m) if self.lam is None else float(self.lam)
+        tau_r = self.tau_r if self.tau_r is not None else self.tau_m
+        theta = float(self.theta) if self.theta is not None else math.exp(-1.0 / float(tau_r))
+        if not (0.0 <= lam <= 1.0 and 0.0 <= theta <= 1.0):
+            raise ValueError(f"iir: lam and theta must lie in [0, 1], got lam={lam}, theta={theta}")
+        return lam, theta
+
+    def neuron(self) -> IIRNeuron:
+        """A fresh :class:`IIRNeuron` with these settings."""
+        lam, theta = self.decays()
+        sg = self.surrogate if self.surrogate is not None else {"name": "gaussian", "sigma": self.sigma}
+        return IIRNeuron(lam, theta, self.v_th, sg, self.detach_reset, self.reset_scale, self.backend)
+
+    def synapse(self, shape: Sequence[int]) -> SynapseFilter:
+        """A fresh :class:`SynapseFilter` for input axons of per-step ``shape``."""
+        a, b = self.coefficients()
+        return SynapseFilter(shape, a, b, self.train_kernel, self.kernel_param, self.backend)

@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -202,14 +203,33 @@ def _complex_product(
     return torch.stack((k1 - k3, k1 + k2))
 
 
+@dataclass(frozen=True)
+class ResonateConfig:
+    """Options of every RSN layer (the ``resonate`` family's neuron params, declared once).
+
+    ``period`` (default 2 pi), ``window`` (collecting window in periods; default: the latest
+    arrival), ``train_weights``, ``train_delays``, ``phase_grad`` (see the module docstring),
+    ``weight_gain`` (init std gain / sqrt(fan_in)), ``weight_init`` (a constant instead),
+    ``delay_init`` (``zero``, ``uniform`` or a number), ``psp``, ``late``.
+    """
+
+    period: float = TWO_PI
+    window: float | None = None
+    train_weights: bool = True
+    train_delays: bool = True
+    phase_grad: bool = True
+    weight_gain: float = 1.0
+    weight_init: float | None = None
+    delay_init: str | float = "zero"
+    psp: str = "linear"
+    late: str = "refuse"
+
+
 class _ResonateLayer(nn.Module):
     """Shared bookkeeping: weights, optional per-synapse delays, window and output mapping.
 
-    Options (keywords of every RSN layer): ``period`` (default 2 pi), ``window`` (collecting window
-    in periods; default: the latest arrival), ``input_span`` (latest input time, default 1 T),
-    ``delays`` (learnable per-synapse delays), ``train_weights``, ``train_delays``, ``phase_grad``
-    (see the module docstring), ``weight_gain`` (init std gain / sqrt(fan_in)), ``weight_init``
-    (a constant instead), ``delay_init`` (``zero``, ``uniform`` or a number), ``psp``, ``late``.
+    Options: a :class:`ResonateConfig` (``config``) or its fields as keywords; per layer
+    ``input_span`` (latest input time, default 1 T) and ``delays`` (learnable per-synapse delays).
     """
 
     weight: nn.Parameter
@@ -219,20 +239,14 @@ class _ResonateLayer(nn.Module):
         self,
         weight_shape: tuple[int, ...],
         fan_in: int,
+        config: ResonateConfig | None = None,
         *,
-        period: float = TWO_PI,
-        window: float | None = None,
         input_span: float | None = None,
         delays: bool = False,
-        train_weights: bool = True,
-        train_delays: bool = True,
-        phase_grad: bool = True,
-        weight_gain: float = 1.0,
-        weight_init: float | None = None,
-        delay_init: str | float = "zero",
-        psp: str = "linear",
-        late: str = "refuse",
+        **options: Any,
     ) -> None:
+        cfg = config or ResonateConfig(**options)
+        period, window, psp, late = cfg.period, cfg.window, cfg.psp, cfg.late
         super().__init__()
         input_span = period if input_span is None else input_span
         if period <= 0:
@@ -257,15 +271,15 @@ class _ResonateLayer(nn.Module):
                 f" {latest / self.period:g} T (inputs span {input_span / self.period:g} T"
                 f"{', delays up to 1 T' if delays else ''}); the collecting phase must receive every spike"
             )
-        self.phase_grad = phase_grad
+        self.phase_grad = cfg.phase_grad
         w = torch.empty(weight_shape)
-        if weight_init is None:
-            nn.init.normal_(w, 0.0, weight_gain / math.sqrt(fan_in))
+        if cfg.weight_init is None:
+            nn.init.normal_(w, 0.0, cfg.weight_gain / math.sqrt(fan_in))
         else:
-            nn.init.constant_(w, float(weight_init))
-        self.weight = nn.Parameter(w, requires_grad=train_weights)
+            nn.init.constant_(w, float(cfg.weight_init))
+        self.weight = nn.Parameter(w, requires_grad=cfg.train_weights)
         if delays:
-            d = torch.empty(weight_shape)
+            d, delay_init = torch.empty(weight_shape), cfg.delay_init
             if delay_init == "zero":
                 nn.init.zeros_(d)
             elif delay_init == "uniform":
@@ -274,7 +288,7 @@ class _ResonateLayer(nn.Module):
                 nn.init.constant_(d, float(delay_init))
             else:
                 raise ValueError(f"resonate: delay_init must be 'zero', 'uniform' or a number, got {delay_init!r}")
-            self.delay = nn.Parameter(d, requires_grad=train_delays)
+            self.delay = nn.Parameter(d, requires_grad=cfg.train_delays)
         else:
             self.register_parameter("delay", None)
 
@@ -340,8 +354,10 @@ class ResonateDense(_ResonateLayer):
     ``input_span`` is the latest input time (``0.5 T`` for the pixel encoder, ``T`` for RSN inputs).
     """
 
-    def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
-        super().__init__((out_features, in_features), in_features, **options)
+    def __init__(
+        self, in_features: int, out_features: int, config: ResonateConfig | None = None, **options: Any
+    ) -> None:
+        super().__init__((out_features, in_features), in_features, config, **options)
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -369,9 +385,11 @@ class ResonateConv2d(_ResonateLayer):
         kernel: tuple[int, int],
         *,
         padding: int | tuple[int, int] = 0,
+        config: ResonateConfig | None = None,
         **options: Any,
     ) -> None:
-        super().__init__((out_channels, in_channels, *kernel), in_channels * kernel[0] * kernel[1], **options)
+        fan_in = in_channels * kernel[0] * kernel[1]
+        super().__init__((out_channels, in_channels, *kernel), fan_in, config, **options)
         self.out_channels = out_channels
         self.padding = padding
 

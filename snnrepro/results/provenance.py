@@ -31,6 +31,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 RELAYOUTS: dict[str, tuple[str, ...]] = {
     "1fb3c756c0cabc7f27d30a45982ec2c8e82b32ac": ("snnrepro/neurons/relpsp.py",),  # git mv to relpsp/kernel.py
     "e2e6b3ce40bddf3c849556b619e61cf0c5d93d41": ("snnrepro/neurons/relpsp.py",),  # kernel.py apart from layers.py
+    # the shared architecture planner and one neuron config per family: bit-identical builds, same messages
+    "9b6c57aac8c63e7274412cb6c21c0474a4543878": (),
 }
 
 

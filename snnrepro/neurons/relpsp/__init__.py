@@ -5,10 +5,11 @@
 """
 
 from snnrepro.neurons.relpsp.kernel import backward_mode, first_spike_times, first_spike_times_reference
-from snnrepro.neurons.relpsp.layers import MinPool2d, RelPspConv2d, RelPspDense
+from snnrepro.neurons.relpsp.layers import MinPool2d, RelPspConfig, RelPspConv2d, RelPspDense
 
 __all__ = [
     "MinPool2d",
+    "RelPspConfig",
     "RelPspConv2d",
     "RelPspDense",
     "backward_mode",

@@ -9,6 +9,7 @@ same kernel per output position; padding is "no spike"), :class:`MinPool2d` (ear
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -31,34 +32,40 @@ def _init_weight(weight: torch.Tensor, fan_in: int, init: str, gain: float, mean
             raise ValueError(f"relpsp: init must be 'normal' or 'uniform', got {init!r}")
 
 
-class _RelPspLayer(nn.Module):
-    """What dense and conv ReL-PSP layers share: parameters, weight ``[fan_in, out]``, and the kernel choice.
+@dataclass(frozen=True)
+class RelPspConfig:
+    """Options of every ReL-PSP layer (the ``relpsp`` family's neuron params, declared once).
 
-    Options (keywords of every ReL-PSP layer): ``theta`` threshold, ``t_max`` end of the simulation
-    window (silent neurons output ``t_max``), ``init``/``gain``/``mean`` the weight initialisation
-    (:func:`_init_weight`), ``chunk`` inputs per scan step, ``reference=True`` uses
+    ``theta`` threshold, ``t_max`` end of the simulation window (silent neurons output ``t_max``),
+    ``init``/``gain``/``mean`` the weight initialisation (:func:`_init_weight`), ``chunk`` inputs
+    per scan step (``None``: chosen per layer), ``reference=True`` uses
     :func:`first_spike_times_reference` (slow; for tests and checks).
     """
 
-    def __init__(
-        self,
-        fan_in: int,
-        n_out: int,
-        *,
-        theta: float = 1.0,
-        t_max: float = 4.0,
-        init: str = "normal",
-        gain: float = 1.0,
-        mean: float = 0.0,
-        chunk: int | None = None,
-        reference: bool = False,
-    ) -> None:
+    theta: float = 1.0
+    t_max: float = 4.0
+    init: str = "normal"
+    gain: float = 1.0
+    mean: float = 0.0
+    chunk: int | None = None
+    reference: bool = False
+
+
+class _RelPspLayer(nn.Module):
+    """What dense and conv ReL-PSP layers share: parameters, weight ``[fan_in, out]``, and the kernel choice.
+
+    Options: a :class:`RelPspConfig` (``config``) or its fields as keywords.
+    """
+
+    def __init__(self, fan_in: int, n_out: int, config: RelPspConfig | None = None, **options: Any) -> None:
         super().__init__()
+        cfg = config or RelPspConfig(**options)
+        theta, t_max = cfg.theta, cfg.t_max
         if theta <= 0 or t_max <= 0:
             raise ValueError(f"{type(self).__name__}: theta and t_max must be positive, got {theta}, {t_max}")
-        self.theta, self.t_max, self.chunk, self.reference = theta, t_max, chunk, reference
+        self.theta, self.t_max, self.chunk, self.reference = theta, t_max, cfg.chunk, cfg.reference
         self.weight = nn.Parameter(torch.empty(fan_in, n_out))
-        _init_weight(self.weight, fan_in, init, gain, mean)
+        _init_weight(self.weight, fan_in, cfg.init, cfg.gain, cfg.mean)
 
     def _times(self, t_in: torch.Tensor) -> torch.Tensor:
         """First-spike times of ``[N, fan_in]`` input times: the fast kernel, or the reference one."""
@@ -71,11 +78,11 @@ class RelPspDense(_RelPspLayer):
     """Fully connected ReL-PSP layer: ``[B, in]`` input spike times -> ``[B, out]`` first-spike times (Eq. 12).
 
     ``weight`` is stored ``[in, out]`` (the row of input ``i`` is gathered when ``i`` spikes); options
-    as :class:`_RelPspLayer`.
+    a :class:`RelPspConfig` or its fields.
     """
 
-    def __init__(self, n_in: int, n_out: int, **options: Any) -> None:
-        super().__init__(n_in, n_out, **options)
+    def __init__(self, n_in: int, n_out: int, config: RelPspConfig | None = None, **options: Any) -> None:
+        super().__init__(n_in, n_out, config, **options)
         self.n_in, self.n_out = n_in, n_out
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
@@ -99,9 +106,10 @@ class RelPspConv2d(_RelPspLayer):
         c_out: int,
         kernel: tuple[int, int],
         padding: tuple[int, int] = (0, 0),
+        config: RelPspConfig | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(c_in * kernel[0] * kernel[1], c_out, **options)
+        super().__init__(c_in * kernel[0] * kernel[1], c_out, config, **options)
         self.c_in, self.c_out, self.kernel, self.padding = c_in, c_out, tuple(kernel), tuple(padding)
 
     def forward(self, t_in: torch.Tensor) -> torch.Tensor:
