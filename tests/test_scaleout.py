@@ -16,7 +16,7 @@ import torch
 from conftest import digits_spec
 from torch.utils.data import TensorDataset
 
-from snnrepro.data.digits import DigitsSource
+from snnrepro.data.vision.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.executor import Job, run_local, run_slurm
 from snnrepro.engine.loop import ProgressSink, _train_loader, build, fit
@@ -46,7 +46,7 @@ DDP_WORKER = """
 import json, sys
 from pathlib import Path
 import torch
-from snnrepro.data.digits import DigitsSource
+from snnrepro.data.vision.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.loop import build
 from snnrepro.engine.seeding import seed_everything

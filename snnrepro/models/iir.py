@@ -197,7 +197,7 @@ def build(
     ``backend`` ``fused`` (one autograd Function per filter/neuron with the adjoint backward) or
     ``autograd`` (step-by-step reference; the tests check they agree).
     ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
-    :class:`snnrepro.metrics.van_rossum.PatternMemoryReadout`).
+    :class:`snnrepro.models.iir_readout.PatternMemoryReadout`).
     """
     if padding not in ("same", "valid"):
         raise ArchError(f"iir: padding must be 'same' or 'valid', got {padding!r}")
@@ -281,7 +281,7 @@ def build(
             raise ArchError(f"iir: token {ly} is not supported in {arch!r}")
     head: nn.Module | None = None
     if readout == "pattern_distance":
-        from snnrepro.metrics.van_rossum import PatternMemoryReadout
+        from snnrepro.models.iir_readout import PatternMemoryReadout
 
         if input_time_axis != 0:
             raise ArchError("iir: readout 'pattern_distance' needs time-first samples (input_time_axis: 0)")
