@@ -31,6 +31,9 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 RELAYOUTS: dict[str, tuple[str, ...]] = {
     "1fb3c756c0cabc7f27d30a45982ec2c8e82b32ac": ("snnrepro/neurons/relpsp.py",),  # git mv to relpsp/kernel.py
     "e2e6b3ce40bddf3c849556b619e61cf0c5d93d41": ("snnrepro/neurons/relpsp.py",),  # kernel.py apart from layers.py
+    # issue 16 rooms: PatternMemoryReadout from metrics/van_rossum.py to models/iir_readout.py; models/iir.py and
+    # neurons/lif.py changed only an import path and a docstring reference
+    "c2bd3b18b30e6dd9082abacf7fd4660b6e6769a7": ("snnrepro/metrics/van_rossum.py",),
 }
 
 
