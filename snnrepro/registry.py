@@ -88,7 +88,8 @@ _PLUGIN_MODULES = (
     "snnrepro.neurons",
     "snnrepro.models",
     "snnrepro.rules",
-    "snnrepro.metrics",
+    "snnrepro.losses",
+    "snnrepro.analyses",
     "snnrepro.benches",
     "snnrepro.engine.optim",
 )

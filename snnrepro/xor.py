@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from snnrepro.data.xor import XOR_INPUTS, XOR_LABELS
+from snnrepro.data.synthetic.xor import XOR_INPUTS, XOR_LABELS
 from snnrepro.encoders.amount_phase import AmountPhase
 from snnrepro.metrics.accuracy import correct_mask
 from snnrepro.models.resonate import ResonateNet, build

@@ -141,7 +141,7 @@ def _auslan_root(root: Path) -> Path:
     """The UCI zip as AUSLAN expects it, wrapping a tar whose member climbs out of the data root."""
     import tarfile
 
-    from snnrepro.data.auslan import ARCHIVE
+    from snnrepro.data.audio.auslan import ARCHIVE
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
@@ -476,7 +476,7 @@ def test_table_out_into_a_read_only_folder(env: Env, tmp_path: Path) -> None:
 
 
 def test_mnist_labels_out_of_range(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from snnrepro.data import vision
+    from snnrepro.data.vision import vision
 
     monkeypatch.setitem(vision.KNOWN_MD5, "mnist", {})  # past the md5 check: the content checks still hold
     before = _snapshot(env.results)
@@ -654,7 +654,7 @@ def test_corrupt_feature_cache_is_rebuilt(tmp_path: Path, monkeypatch, capsys) -
 
 
 def test_corrupt_frame_cache_is_rebuilt(tmp_path: Path, capsys) -> None:
-    from snnrepro.data.event_frames import EventFrames, FrameSpec
+    from snnrepro.data.events.event_frames import EventFrames, FrameSpec
 
     def reader(path: Path):
         rng = np.random.default_rng(0)

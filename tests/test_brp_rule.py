@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnrepro.metrics.losses import mse_onehot
+from snnrepro.losses.classification import mse_onehot
 from snnrepro.models.brp import build
 from snnrepro.registry import RULES
 from snnrepro.rules.brp import BRP, draw_feedback, find_local_layers, target_signal

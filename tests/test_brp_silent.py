@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from snnrepro.analyses.silent import scale_to_density, spike_probabilities
 from snnrepro.encoders.frames import Frames
-from snnrepro.metrics.silent import scale_to_density, spike_probabilities
 from snnrepro.models.brp import build
 from snnrepro.registry import ANALYSES, ENCODERS
 

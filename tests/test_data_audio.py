@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy.io import wavfile
 
-from snnrepro.data.audio_features import FeatureSpec, frame_signal, utterance_features
-from snnrepro.data.audio_io import SphereCompressed, read_audio, read_sphere, write_sphere
+from snnrepro.data.audio.audio_features import FeatureSpec, frame_signal, utterance_features
+from snnrepro.data.audio.audio_io import SphereCompressed, read_audio, read_sphere, write_sphere
 from snnrepro.data.base import DatasetMissing
 from snnrepro.registry import DATASETS
 
@@ -163,7 +163,7 @@ def test_real_fsdd_2700_300_and_a_relu_net_learns_it():
 
 
 def make_gsc(root: Path) -> None:
-    from snnrepro.data.gsc import WORDS
+    from snnrepro.data.audio.gsc import WORDS
 
     folder = root / "SpeechCommands" / "speech_commands_v0.02"
     val, tst = [], []
@@ -183,7 +183,7 @@ def make_gsc(root: Path) -> None:
 
 
 def test_gsc_lists_clip_length_and_rebalance(tmp_path):
-    from snnrepro.data.gsc import GscSource, balanced_indices
+    from snnrepro.data.audio.gsc import GscSource, balanced_indices
 
     make_gsc(tmp_path)
     src = DATASETS.get("gsc")

@@ -6,7 +6,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from snnrepro.cli import app
-from snnrepro.data.audio_io import write_sphere
+from snnrepro.data.audio.audio_io import write_sphere
 from snnrepro.registry import DATASETS
 
 OURS = ("nmnist", "dvsgesture", "cifar10dvs", "tidigits", "fsdd", "gsc", "auslan", "ntidigits", "standin_frames")

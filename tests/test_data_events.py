@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from snnrepro.data.base import DatasetMissing
-from snnrepro.data.event_frames import EventFrames, FrameSpec
-from snnrepro.data.event_io import (
+from snnrepro.data.events.event_frames import EventFrames, FrameSpec
+from snnrepro.data.events.event_io import (
     read_aedat2_dvs128,
     read_nmnist,
     write_aedat2_dvs128,
     write_nmnist,
 )
-from snnrepro.data.frames import events_to_frames, segment_bounds
+from snnrepro.data.events.frames import events_to_frames, segment_bounds
 from snnrepro.registry import DATASETS
 
 SAMPLE = Path("/work/shared/data/N-MNIST/sample/sample_nmnist.bin")
@@ -230,7 +230,7 @@ def test_cifar10dvs_aedat2_reader_round_trip(tmp_path):
 
 
 def test_cifar10dvs_split_first_90_percent_per_class_in_file_name_order(tmp_path):
-    from snnrepro.data.cifar10dvs import CLASSES
+    from snnrepro.data.events.cifar10dvs import CLASSES
 
     rng = np.random.default_rng(5)
     for c in CLASSES:

@@ -135,8 +135,8 @@ def test_extract_once_redoes_an_interrupted_extraction(tmp_path):
 
 def test_nmnist_end_to_end_download_from_local_mirror(server, tmp_path, monkeypatch):
     """The whole path: mirrors -> verified archives -> extraction -> frames."""
-    from snnrepro.data.event_io import write_nmnist
-    from snnrepro.data.nmnist import NMnistSource
+    from snnrepro.data.events.event_io import write_nmnist
+    from snnrepro.data.events.nmnist import NMnistSource
 
     monkeypatch.setenv("SNNREPRO_CACHE", str(tmp_path / "cache"))
     base, _ = server

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from snnrepro.data import vision
 from snnrepro.data.base import DatasetCorrupt, DatasetMissing
-from snnrepro.data.standin import standin_for
+from snnrepro.data.standins.standin import standin_for
+from snnrepro.data.vision import vision
 from snnrepro.registry import DATASETS
 
 

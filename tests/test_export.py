@@ -161,7 +161,7 @@ def test_nir_round_trip_of_a_lif_mlp_and_its_spikes(lif_run: Path, tmp_path: Pat
     assert graph.metadata["dt"] == 1.0
     # simulate the graph on one test image; the model's output-layer spikes must be the same
     model = build_model(run)
-    from snnrepro.data.digits import DigitsSource
+    from snnrepro.data.vision.digits import DigitsSource
 
     x = DigitsSource().load(lif_run / "data", download=False, size=8).test[0][0].unsqueeze(0)
     spikes: list[torch.Tensor] = []

@@ -11,11 +11,12 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import lfilter
 
-from snnrepro.data.assoc_patterns import AssocPatternsSource, make_patterns
+from snnrepro.data.synthetic.assoc_patterns import AssocPatternsSource, make_patterns
 from snnrepro.encoders.lif_current import LIFCurrentEncoder
-from snnrepro.metrics.van_rossum import PatternMemoryReadout, trace_filter, van_rossum_distance
+from snnrepro.losses.van_rossum import trace_filter, van_rossum_distance
 from snnrepro.models.arch import ArchError
 from snnrepro.models.iir import IIRLayer, build
+from snnrepro.models.iir_readout import PatternMemoryReadout
 from snnrepro.neurons.iir import (
     SynapseFilter,
     _NeuronFn,
@@ -302,7 +303,7 @@ def test_assoc_dataset_is_deterministic_and_noisy() -> None:
 
 def test_shape_patterns_follow_the_lattice() -> None:
     """``kind: shapes``: spikes only on the authors' sampling lattice, inside a region of the asked coverage."""
-    from snnrepro.data.assoc_patterns import lattice_mask
+    from snnrepro.data.synthetic.assoc_patterns import lattice_mask
 
     lat = lattice_mask(31, 7, period_t=5, period_n=3)
     # brute force: step t = 5c carries trains r with r = c (mod 3)
@@ -324,7 +325,7 @@ def test_shape_patterns_follow_the_lattice() -> None:
     assert torch.equal(head.targets[2:].transpose(0, 1), pats[:, :-2])
     from torch.utils.data import Subset
 
-    from snnrepro.metrics.assoc_memory import _check_same_patterns
+    from snnrepro.analyses.assoc_memory import _check_same_patterns
 
     _check_same_patterns(Subset(b.train, [0, 1]), head.targets, 2)  # same patterns: passes
     other = PatternMemoryReadout(4, 60, 90, pattern_seed=3, target_delay=2)  # bernoulli: not the dataset's
@@ -425,10 +426,10 @@ def test_analyses_write_figures_and_metrics(tmp_path) -> None:
     from torch import nn
     from torch.utils.data import DataLoader
 
+    from snnrepro.analyses.assoc_memory import run as assoc_run
+    from snnrepro.analyses.assoc_memory import spike_recovery
+    from snnrepro.analyses.iir_kernels import run as kernels_run
     from snnrepro.encoders.events import Events
-    from snnrepro.metrics.assoc_memory import run as assoc_run
-    from snnrepro.metrics.assoc_memory import spike_recovery
-    from snnrepro.metrics.iir_kernels import run as kernels_run
 
     torch.manual_seed(0)
     b = AssocPatternsSource().load(None, False, train_size=8, test_size=12, steps=40)

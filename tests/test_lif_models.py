@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from snnrepro.analyses.energy import run as energy
 from snnrepro.encoders.direct import Direct
 from snnrepro.encoders.events import Events
 from snnrepro.encoders.rate import Rate
-from snnrepro.metrics.energy import run as energy
 from snnrepro.models.arch import ArchError, parse_arch
 from snnrepro.models.lif import build
 from snnrepro.models.multistep import SeqDropout, TimeDistributed, VotingReadout, build_multistep
@@ -281,7 +281,7 @@ def test_bpsa_output_voters_silent_at_init_get_no_gradient() -> None:
 
 def _train_digits(mode: str, epochs: int, ann_warmup_epochs: int = 0) -> float:
     """Train the small 8x8 digits net (direct encoding, T = 8, AdamW, MSE on voted rates); best SNN test accuracy."""
-    from snnrepro.data.digits import DigitsSource
+    from snnrepro.data.vision.digits import DigitsSource
 
     bundle = DigitsSource().load(Path("."), False, size=8)
     xtr = torch.stack([bundle.train[i][0] for i in range(len(bundle.train))])

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from snnrepro.metrics.neuromorphic import event_ops, footprint, measure, stateless_ops
+from snnrepro.analyses.neuromorphic import event_ops, footprint, measure, stateless_ops
 from snnrepro.neurons.lif import LIF
 from snnrepro.neurons.relpsp import RelPspConv2d, RelPspDense
 from snnrepro.neurons.resonate import ResonateDense

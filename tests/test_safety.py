@@ -196,7 +196,7 @@ def test_hostile_zip_is_refused(tmp_path: Path, case: str) -> None:
 
 def test_zip_with_a_hostile_tar_inside_is_refused_at_the_inner_archive(tmp_path: Path, monkeypatch) -> None:
     """The AUSLAN path: the UCI zip wraps tctodd.tar.gz, which is unpacked too."""
-    from snnrepro.data.auslan import ARCHIVE, AuslanSource
+    from snnrepro.data.audio.auslan import ARCHIVE, AuslanSource
 
     inner = _tar(tmp_path / "tctodd.tar.gz", [(_file("tctodd1/a-1.tsd"), b"1\t" * 21 + b"1\n"),
                                              (_file("../../escaped.tsd"), b"x")])

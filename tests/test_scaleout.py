@@ -16,7 +16,7 @@ import torch
 from conftest import digits_spec
 from torch.utils.data import TensorDataset
 
-from snnrepro.data.digits import DigitsSource
+from snnrepro.data.vision.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.build import build
 from snnrepro.engine.fit import ProgressSink, fit
@@ -49,7 +49,7 @@ DDP_WORKER = """
 import json, sys
 from pathlib import Path
 import torch
-from snnrepro.data.digits import DigitsSource
+from snnrepro.data.vision.digits import DigitsSource
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.build import build
 from snnrepro.engine.seeding import seed_everything

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from snnrepro.data.digits import DigitsSource
+from snnrepro.data.vision.digits import DigitsSource
 from snnrepro.encoders.direct import Direct
 from snnrepro.models.lif import build
 

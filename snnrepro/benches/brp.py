@@ -14,7 +14,7 @@ from torch import nn
 from snnrepro.bench import BenchRow, time_step
 from snnrepro.encoders.frames import Frames
 from snnrepro.encoders.rate import Rate
-from snnrepro.metrics.losses import mse_onehot
+from snnrepro.losses.classification import mse_onehot
 from snnrepro.models.brp import build
 from snnrepro.registry import BENCHES, RULES
 

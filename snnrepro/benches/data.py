@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from snnrepro.bench import BenchRow, time_step
-from snnrepro.data.event_frames import EventFrames, FrameSpec
-from snnrepro.data.event_io import read_nmnist, write_nmnist
-from snnrepro.data.frames import events_to_frames
+from snnrepro.data.events.event_frames import EventFrames, FrameSpec
+from snnrepro.data.events.event_io import read_nmnist, write_nmnist
+from snnrepro.data.events.frames import events_to_frames
 from snnrepro.registry import BENCHES
 
 N_EVENTS, SIZE, T, N_FILES, BATCH = 4000, 34, 16, 32, 16

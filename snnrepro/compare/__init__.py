@@ -53,7 +53,7 @@ def compare(
         " rate (template spec in `specs/`), constant learning rate. Best test accuracy is the best epoch on the test"
         " set (as the papers report); final is the last epoch. Spikes, synaptic operations (NeuroBench effective"
         " ACs/MACs: binary weights applied to binary inputs; MACs where a layer's input is not spiking) and latency"
-        " are per test sample (snnrepro/metrics/neuromorphic.py). Peak memory: the run's process resident set on"
+        " are per test sample (snnrepro/analyses/neuromorphic.py). Peak memory: the run's process resident set on"
         " CPU (including Python and torch), allocated GPU memory on CUDA. Records: `runs/`; command in the README."
     )
     write(out, rows, title, notes)

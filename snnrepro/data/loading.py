@@ -59,7 +59,7 @@ def load_data(spec: Spec, root: Path, allow_standin: bool) -> tuple[DataBundle, 
     except DatasetMissing:
         if not allow_standin:
             raise
-    from snnrepro.data.standin import standin_for
+    from snnrepro.data.standins.standin import standin_for
 
     name, params = standin_for(spec.dataset.name, spec.dataset.params)
     bundle = DATASETS.get(name).load(root, download=False, **params)

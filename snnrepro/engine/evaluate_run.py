@@ -145,7 +145,7 @@ def sample_shape(spec: Spec, record: RunRecord | None = None) -> tuple[tuple[int
 
     name, params = spec.dataset.name, dict(spec.dataset.params)
     if record is not None and record.data_source.startswith("standin:"):
-        from snnrepro.data.standin import standin_for
+        from snnrepro.data.standins.standin import standin_for
 
         name, params = standin_for(name, params)
     shape, classes = DATASETS.get(name).shape(**params)

@@ -1,5 +1,1 @@
-"""snnrepro.metrics: every module here registers its factories on import."""
-
-from snnrepro.plugins import import_submodules
-
-import_submodules(__name__)
+"""snnrepro.metrics: the engine's metrics proper (accuracy); losses and analyses are in their own packages."""

@@ -167,7 +167,7 @@ def build(
     to make deep layers fire.  ``input_pool`` max-pools the input spike maps by that factor before the
     first layer (a spike where any pixel of the window spiked; used to bring 128x128 DVS frames to a size
     the paper's small CNN can take).  ``readout`` ``counts`` | ``pattern_distance`` (``memory``: params of
-    :class:`snnrepro.metrics.van_rossum.PatternMemoryReadout`).
+    :class:`snnrepro.models.iir_readout.PatternMemoryReadout`).
     """
     cfg = family_config(IIRConfig, neuron)
     if padding not in ("same", "valid"):
@@ -211,7 +211,7 @@ def build(
             stages.append(SpikeDropout(ly.p))
     head: nn.Module | None = None
     if readout == "pattern_distance":
-        from snnrepro.metrics.van_rossum import PatternMemoryReadout
+        from snnrepro.models.iir_readout import PatternMemoryReadout
 
         if input_time_axis != 0:
             raise ArchError("iir: readout 'pattern_distance' needs time-first samples (input_time_axis: 0)")

@@ -318,7 +318,7 @@ class LIF(nn.Module):
     """Multi-step LIF layer ``[T, B, ...] -> spikes [T, B, ...]`` (equations in the module docstring).
 
     Keyword arguments are those of :func:`lif_multistep` (``backend`` and the :class:`LIFConfig` fields).
-    Analyses read firing rates with forward hooks on these modules (``snnrepro.metrics.energy``).
+    Analyses read firing rates with forward hooks on these modules (``snnrepro.analyses.energy``).
 
     ``bypass = True`` makes the layer the identity *in training mode* (its input currents pass
     unchanged): the TSSL-BP "ANN warm-up" of the BPSA/BPTA authors' code (``HTGLIFNode.warm_up``), set

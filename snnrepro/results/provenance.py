@@ -33,6 +33,9 @@ RELAYOUTS: dict[str, tuple[str, ...]] = {
     "e2e6b3ce40bddf3c849556b619e61cf0c5d93d41": ("snnrepro/neurons/relpsp.py",),  # kernel.py apart from layers.py
     # the shared architecture planner and one neuron config per family: bit-identical builds, same messages
     "9b6c57aac8c63e7274412cb6c21c0474a4543878": (),
+    # issue 16 rooms: PatternMemoryReadout from metrics/van_rossum.py to models/iir_readout.py; models/iir.py and
+    # neurons/lif.py changed only an import path and a docstring reference
+    "c2bd3b18b30e6dd9082abacf7fd4660b6e6769a7": ("snnrepro/metrics/van_rossum.py",),
 }
 
 

@@ -8,7 +8,7 @@ Spec params (all optional):
   ``resize_mode``: ``nearest`` (what the BPSA/BPTA code does with ``F.interpolate``) or ``area``;
 - ``crop_padding`` (0), ``hflip`` (false), ``rotation`` (0 degrees): training-split augmentation,
   in pixels/degrees of the output frames;
-- ``cache`` (true): keep converted frames on disk (see :mod:`snnrepro.data.event_frames`).
+- ``cache`` (true): keep converted frames on disk (see :mod:`snnrepro.data.events.event_frames`).
 
 Samples are float32 ``[T, 2, H, W]``: channel 0 = OFF (polarity 0) event counts, channel 1 = ON.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from snnrepro.data.base import Availability, DataBundle, DatasetMissing, DatasetSource
-from snnrepro.data.event_frames import EventFrames, FrameSpec, build_augment, cache_root
-from snnrepro.data.event_io import Events
+from snnrepro.data.events.event_frames import EventFrames, FrameSpec, build_augment, cache_root
+from snnrepro.data.events.event_io import Events
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
 
 FRAME_KEYS = {"T", "split_by", "size", "resize_mode", "crop_padding", "hflip", "rotation", "cache"}

@@ -16,8 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from snnrepro.data.event_io import Events, read_aedat2_dvs128, read_aedat4
-from snnrepro.data.event_source import EventFrameSource
+from snnrepro.data.events.event_io import Events, read_aedat2_dvs128, read_aedat4
+from snnrepro.data.events.event_source import EventFrameSource
 from snnrepro.data.fetch import RemoteFile, extract_once
 from snnrepro.registry import DATASETS
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from snnrepro.data.xor import XOR_INPUTS
+from snnrepro.data.synthetic.xor import XOR_INPUTS
 from snnrepro.registry import ANALYSES
 from snnrepro.xor import XorResult, amount_of, plot_membranes
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from snnrepro.data.base import Availability, DataBundle, DatasetCorrupt, DatasetMissing, DatasetSource
-from snnrepro.data.images import ImageTensorDataset, augmentation
+from snnrepro.data.vision.images import ImageTensorDataset, augmentation
 from snnrepro.registry import DATASETS
 
 

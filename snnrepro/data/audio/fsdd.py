@@ -1,7 +1,7 @@
 """Free Spoken Digit Dataset (Jackson et al., CC BY-SA 4.0): 3000 8 kHz wavs, 6 speakers x 10 digits x 50.
 
 The openly available stand-in for TIDIGITS (same audio pipeline and params, see
-:mod:`snnrepro.data.audio_features`); rows that use it in place of TIDIGITS must say so.
+:mod:`snnrepro.data.audio.audio_features`); rows that use it in place of TIDIGITS must say so.
 Layout ``<root>/FSDD/recordings/{digit}_{speaker}_{index}.wav``; official split: index 0-4 test
 (300), 5-49 train (2700).  Download: the GitHub repository's release zip (the recordings/ folder
 is moved into place).
@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from snnrepro.data.audio_source import AudioSource
+from snnrepro.data.audio.audio_source import AudioSource
 from snnrepro.data.base import Availability, DatasetCorrupt, DatasetMissing
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
 from snnrepro.notice import notice

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from snnrepro.data.event_io import Events, read_gesture_npy
-from snnrepro.data.event_source import EventFrameSource
+from snnrepro.data.events.event_io import Events, read_gesture_npy
+from snnrepro.data.events.event_source import EventFrameSource
 from snnrepro.data.fetch import RemoteFile
 from snnrepro.registry import DATASETS
 

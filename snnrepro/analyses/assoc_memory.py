@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from snnrepro.losses.van_rossum import van_rossum_distance
 from snnrepro.metrics.accuracy import count_correct
-from snnrepro.metrics.van_rossum import van_rossum_distance
 from snnrepro.registry import ANALYSES
 
 

@@ -1,6 +1,6 @@
 """A torch Dataset of event recordings served as float frames ``[T, 2, H, W]`` (event counts).
 
-Conversion (:mod:`snnrepro.data.frames`) runs once per recording and parameter set; the frames
+Conversion (:mod:`snnrepro.data.events.frames`) runs once per recording and parameter set; the frames
 are cached on disk as ``.npy`` under a key that hashes *every* parameter that changes them
 (reader/format version, source file, sensor size, T, split_by, output size, resize mode), so
 a changed parameter can never reuse stale frames.  Augmentation (training split only) runs
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from snnrepro.data.event_io import Events
-from snnrepro.data.frames import SPLITS, events_to_frames, resize_frames
+from snnrepro.data.events.event_io import Events
+from snnrepro.data.events.frames import SPLITS, events_to_frames, resize_frames
 
 #: bump when the conversion itself changes: every cached frame then misses.
 FRAMES_VERSION = 1

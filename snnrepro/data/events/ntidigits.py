@@ -16,8 +16,8 @@ import torch
 from torch.utils.data import Dataset
 
 from snnrepro.data.base import Availability, DataBundle, DatasetCorrupt, DatasetSource
+from snnrepro.data.events.frames import SPLITS, events_to_frames
 from snnrepro.data.fetch import RemoteFile, ensure_files
-from snnrepro.data.frames import SPLITS, events_to_frames
 from snnrepro.registry import DATASETS
 
 FILE = RemoteFile(

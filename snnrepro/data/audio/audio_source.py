@@ -1,7 +1,7 @@
 """Shared loading of the audio datasets: file lists -> cached feature tensors -> TensorDatasets.
 
 Spec params common to every audio dataset are the fields of
-:class:`~snnrepro.data.audio_features.FeatureSpec` (``features``, ``n_features``, ``n_frames``,
+:class:`~snnrepro.data.audio.audio_features.FeatureSpec` (``features``, ``n_features``, ``n_frames``,
 ``framing``, ``normalize``, ``log``, ``n_mels``, ``win_ms``, ``hop_ms``) plus ``cache`` (true).
 Features of each split are cached as one ``.pt`` file keyed by the feature params, the dataset's
 own params and the list of source files (path and size): any change recomputes them.
@@ -23,10 +23,10 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import TensorDataset
 
-from snnrepro.data.audio_features import FeatureSpec, utterance_features, zscore_stats
-from snnrepro.data.audio_io import read_audio
+from snnrepro.data.audio.audio_features import FeatureSpec, utterance_features, zscore_stats
+from snnrepro.data.audio.audio_io import read_audio
 from snnrepro.data.base import DataBundle, DatasetSource
-from snnrepro.data.event_frames import cache_root
+from snnrepro.data.events.event_frames import cache_root
 
 FEATURES_VERSION = 1
 SPEC_KEYS = {f.name for f in fields(FeatureSpec)}

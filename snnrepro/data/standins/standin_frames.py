@@ -8,7 +8,7 @@ in [0, 1].  With ``classes`` < 10 only digits below ``classes`` are kept; with m
 0..9.  It only checks that a pipeline runs; run records mark it ``data_source = "standin:..."``.
 
 :func:`frames_standin_for` maps a dataset name + params to this dataset with the same sample shape
-(:mod:`snnrepro.data.standin` registers it for the event and audio datasets; this module imports
+(:mod:`snnrepro.data.standins.standin` registers it for the event and audio datasets; this module imports
 nothing from there, so the two form no cycle).
 """
 

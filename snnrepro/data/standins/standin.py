@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from snnrepro.data.standin_frames import frames_standin_for
+from snnrepro.data.standins.standin_frames import frames_standin_for
 from snnrepro.registry import DATASETS
 
 StandinFn = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]

@@ -6,7 +6,7 @@ Place the corpus under ``<root>/TIDIGITS/`` in its standard layout
 shorten-compressed SPHERE must be converted to PCM first (``sph2pipe``), and the error says so.
 Isolated digits are the utterances ``<d><a|b>`` with d in 1-9, z, o.
 
-Params (besides the audio features of :mod:`snnrepro.data.audio_features`):
+Params (besides the audio features of :mod:`snnrepro.data.audio.audio_features`):
 ``classes`` 11 (z=0, 1..9, o=10) or 10 ("oh" dropped, as the BRP code); ``speakers`` ``adults``
 (man, woman: default) or ``all``; ``split`` ``official`` (the corpus's train/test) or ``random70``
 (all isolated digits shuffled with seed 42, 70 % train / 30 % test: the BRP code's recipe; its
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from snnrepro.data.audio_source import AudioSource
+from snnrepro.data.audio.audio_source import AudioSource
 from snnrepro.data.base import Availability, DatasetMissing
 from snnrepro.registry import DATASETS
 

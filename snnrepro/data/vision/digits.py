@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from snnrepro.data.base import Availability, DataBundle, DatasetSource
-from snnrepro.data.images import ImageTensorDataset, augmentation
+from snnrepro.data.vision.images import ImageTensorDataset, augmentation
 from snnrepro.registry import DATASETS
 
 #: images per class held out for the test split (stratified, fixed): 36 x 10 = 360 test, 1437 train

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from snnrepro.data.audio_io import read_audio
-from snnrepro.data.audio_source import AudioSource
+from snnrepro.data.audio.audio_io import read_audio
+from snnrepro.data.audio.audio_source import AudioSource
 from snnrepro.data.base import Availability, DatasetMissing
 from snnrepro.data.fetch import RemoteFile, ensure_files, extract_once
 from snnrepro.registry import DATASETS

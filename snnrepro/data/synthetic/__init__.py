@@ -1,0 +1,1 @@
+"""snnrepro.data.synthetic: datasets generated in code, always available (XOR, associative-memory patterns)."""

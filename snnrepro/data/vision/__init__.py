@@ -1,0 +1,1 @@
+"""snnrepro.data.vision: image datasets (MNIST, Fashion-MNIST, CIFAR via torchvision; scikit-learn digits)."""
