@@ -602,6 +602,7 @@ def compare(
     out: Path | None = typer.Option(None, file_okay=False, help="default: <results>/compare/<dataset>-<arch>"),
     force: bool = typer.Option(False, help="re-run (family, seed) pairs that already finished ok"),
     no_run: bool = typer.Option(False, "--no-run", help="only rebuild the table from existing records"),
+    note: str = typer.Option("", help="a sentence appended to the table's notes (e.g. how loaded the machine was)"),
 ) -> None:
     """Train the five learning rules on one dataset under one budget and seeds; one table and one plot.
 
@@ -619,6 +620,7 @@ def compare(
     rows, table_path = run_compare(
         budget, families, folder, dev, data_root,
         force=force, run=not no_run, log=lambda line: err.print(escape(line), highlight=False, soft_wrap=True),
+        note=note,
     )  # fmt: skip
     typer.echo(table_path.read_text())
     if any("test_acc_mean" in r and not r["seeds"].startswith(f"{seeds} of") for r in rows):

@@ -33,6 +33,7 @@ def compare(
     force: bool = False,
     run: bool = True,
     log: Callable[[str], None] = print,
+    note: str = "",
 ) -> tuple[list[dict], Path]:
     """Plan, run (unless ``run`` is false) and report a comparison; returns the rows and the table path."""
     if budget.classes == 10 and budget.dataset in CLASSES:
@@ -56,5 +57,5 @@ def compare(
         " are per test sample (snnrepro/analyses/neuromorphic.py). Peak memory: the run's process resident set on"
         " CPU (including Python and torch), allocated GPU memory on CUDA. Records: `runs/`; command in the README."
     )
-    write(out, rows, title, notes)
+    write(out, rows, title, notes + (f" {note}" if note else ""))
     return rows, out / "compare.md"
