@@ -81,7 +81,8 @@ def _moved_only(commit: str, paths: tuple[str, ...]) -> bool:
         return False
     stems = {p.removesuffix(".py") for p in paths}
     before = sorted({old for moved in RELAYOUTS.values() for old in moved if old.removesuffix(".py") in stems})
-    code, out = _git("rev-list", f"{commit}..HEAD", "--", *paths, *before)
+    # merges are skipped: what a merge brings to these paths is in the commits it merges, which are listed
+    code, out = _git("rev-list", "--no-merges", f"{commit}..HEAD", "--", *paths, *before)
     touched = out.split()
     return code == 0 and bool(touched) and all(c in RELAYOUTS for c in touched)
 
