@@ -223,32 +223,14 @@ def _progress_sink(label: str, spec: Spec, seed: int, tensorboard: Path | None, 
     return sink
 
 
-def run_specs(
-    refs: list[str],
-    profile: str,
-    seeds: int | None,
-    seed: int | None,
-    device_name: str,
-    sets: list[str],
-    data_root_dir: Path | None,
-    resume: bool,
-    epochs: int | None,
-    results: Path | None,
-    as_json: bool,
-    skip_done: bool = False,
-    tensorboard: Path | None = None,
-    log_every: int | None = None,
-) -> list[RunRecord]:
-    """:func:`snnrepro.run.serial.run_specs` with this terminal's progress bars and messages."""
+def _reporter(as_json: bool, tensorboard: Path | None = None, log_every: int | None = None) -> Any:
+    """A :class:`snnrepro.run.report.Reporter` with this terminal's progress bars and messages."""
     from snnrepro.progress import tensorboard_writer_class
     from snnrepro.run.report import Reporter
-    from snnrepro.run.serial import run_specs as run_serial
 
     if tensorboard is not None:
         tensorboard_writer_class()  # a missing package fails before anything runs
-    reporter = Reporter(err, as_json, lambda label, spec, s: _progress_sink(label, spec, s, tensorboard, log_every))
-    return run_serial(refs, profile, seeds, seed, device_name, sets, data_root_dir, resume, epochs, results, reporter,
-                      skip_done)  # fmt: skip
+    return Reporter(err, as_json, lambda label, spec, s: _progress_sink(label, spec, s, tensorboard, log_every))
 
 
 @app.command()
@@ -283,9 +265,11 @@ def run(
     On a terminal, progress bars; otherwise (nohup, CI, SLURM logs) one plain line per epoch with loss,
     accuracy, samples/s and ETA.  The record and ``seed-<n>/metrics.csv`` hold the history after every epoch.
     """
+    from snnrepro.run.serial import run_specs
+
+    reporter = _reporter(json_, tensorboard, log_every)
     recs = run_specs(
-        specs, plain(profile), seeds, seed, plain(device), set_, data_root, resume, epochs, results, json_,
-        tensorboard=tensorboard, log_every=log_every,
+        specs, plain(profile), seeds, seed, plain(device), set_, data_root, resume, epochs, results, reporter
     )  # fmt: skip
     if any(r.status != "ok" for r in recs):
         raise typer.Exit(1)
@@ -494,20 +478,12 @@ def reproduce(
     failed_logs: list[str] = []
     chosen = [s for s in specs if all_ or s.paper == paper]
     if not no_run and executor == "inline":
+        from snnrepro.run.serial import run_specs
+
         recs = run_specs(
-            [s.id for s in chosen],
-            profile,
-            seeds,
-            None,
-            device,
-            [],
-            data_root,
-            False,
-            None,
-            results,
-            json_,
+            [s.id for s in chosen], profile, seeds, None, device, [], data_root, False, None, results, _reporter(json_),
             skip_done=not force,
-        )
+        )  # fmt: skip
     elif not no_run:
         failed_logs = _dispatch(
             chosen, executor, jobs, seeds, profile, device, data_root, results, force, cluster, partition, timeout_min
