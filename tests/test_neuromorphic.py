@@ -179,3 +179,28 @@ def test_footprint_counts_parameters_and_buffers() -> None:
 def test_a_model_without_spiking_layers_is_refused() -> None:
     with pytest.raises(ValueError, match="no spiking population"):
         measure(nn.Linear(2, 2), _loader(torch.zeros(2, 2)), torch.device("cpu"))
+
+
+def test_resonate_latency_is_per_network_not_per_batch() -> None:
+    """The RSN latency sums each layer's collecting window once, however many batches are measured."""
+    torch.manual_seed(0)
+    net = nn.Sequential(ResonateDense(6, 5), ResonateDense(5, 3))
+    z = torch.randn(8, 2, 6)  # loader yields [B, 2, 6]; the net takes [2, B, 6]
+
+    class Phasors(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x.transpose(0, 1))
+
+    model = Phasors()
+    one = measure(
+        model, DataLoader(TensorDataset(z, torch.zeros(8, dtype=torch.long)), batch_size=8), torch.device("cpu")
+    )
+    four = measure(model, _loader(z), torch.device("cpu"))  # batches of 2
+    windows = sum(layer.window / layer.period for layer in net)
+    assert one["latency"] == four["latency"] == pytest.approx(windows + 1.0)
+    assert one["latency_unit"] == "periods"
+    assert four["spikes_per_sample"] == pytest.approx(one["spikes_per_sample"])

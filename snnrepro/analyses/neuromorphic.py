@@ -99,7 +99,7 @@ class Tally:
     dense: float = 0.0
     first_spike: list[float] = field(default_factory=list)
     steps: int = 0
-    window: float = 0.0
+    windows: dict[int, float] = field(default_factory=dict)  # RSN layer -> its collecting window in periods
 
 
 class Counter:
@@ -150,7 +150,7 @@ class Counter:
             z_in, z_out = inp[0].detach(), out.detach()
             events_in = ((z_in[0] != 0) | (z_in[1] != 0)).float()
             events_out = (z_out[0] != 0) | (z_out[1] != 0)
-            t.window += float(mod.window / mod.period)
+            t.windows[id(mod)] = float(mod.window / mod.period)  # once per layer, however many batches
         t.acs += event_ops(events_in, mod)
         t.dense += event_ops(events_in, mod, total=True)
         t.spikes += float(events_out.sum())
@@ -209,7 +209,7 @@ def measure(model: nn.Module, loader: DataLoader, device: torch.device, max_batc
     elif isinstance(last, TIMED_LAYERS):
         metrics.update(latency=metrics["first_output_spike"], latency_unit="input windows")
     else:
-        metrics.update(latency=t.window + 1.0, latency_unit="periods")
+        metrics.update(latency=sum(t.windows.values()) + 1.0, latency_unit="periods")
     return metrics
 
 
