@@ -17,6 +17,8 @@ run; the ratio is SNN / ANN.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -59,12 +61,11 @@ def _warm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: 
     """``steps`` deterministic Adam steps (the spec's lr) over batches of ``x``."""
     torch.manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for s in range(steps):
+    for _ in range(steps):
         idx = torch.randint(0, len(x), (BATCH,))
         opt.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
         opt.step()
-        del s
 
 
 @BENCHES.register("stdbp")
@@ -87,7 +88,7 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
             for state in ("init", f"after {warm_steps} steps"):
                 if state != "init":
                     _warm(snn, x_all, y_all, lr, warm_steps)
-                snn_copy = _clone(snn)  # the timed steps must not move the state being measured
+                snn_copy = copy.deepcopy(snn)  # the timed steps must not move the state being measured
                 note = f"batch {BATCH}, {source} ({density:.0f} % pixels spike), t_max 1000, {state}; alternate"
                 rows += timed_against(
                     "stdbp", (f"{ann_name} ANN", adam_step_fn(ann, x, y)),
@@ -106,9 +107,3 @@ def _relative_to_mnist_init(rows: list[BenchRow]) -> list[BenchRow]:
             base.setdefault(arch, r.ms_per_step)
             r.note += f"; {r.ms_per_step / base[arch]:.2f}x the {arch.removeprefix('STDBP ')} first-input init step"
     return rows
-
-
-def _clone(model: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(model)
