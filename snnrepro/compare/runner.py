@@ -21,7 +21,6 @@ import yaml
 
 from snnrepro.compare.plan import Entry
 from snnrepro.io import atomic_write_bytes
-from snnrepro.results.record import read_record, record_path
 
 
 @dataclass
@@ -45,9 +44,11 @@ def write_specs(out: Path, entries: list[Entry]) -> None:
 
 
 def _finished(out: Path, entry: Entry, seed: int) -> bool:
-    assert entry.spec is not None
-    rec = read_record(record_path(out, entry.spec["id"], "full", seed))
-    return rec is not None and rec.status == "ok"
+    """The one skip check of ``snnrepro run`` (record ``ok`` at the same spec hash) on the written spec."""
+    from snnrepro.run.skip import finished_spec
+    from snnrepro.spec import load_spec
+
+    return finished_spec(out, load_spec(spec_file(out, entry)), seed) is not None
 
 
 def run_entry(
