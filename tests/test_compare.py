@@ -118,3 +118,8 @@ def test_readme_results_embed_the_comparison_tables(tmp_path: Path) -> None:
     text = compare_section(results, tmp_path)
     assert "#### mnist: 5 learning rules" in text and "| stdbp |" in text
     assert "![mnist-mlp](results/compare/mnist-mlp/compare.png)" in text
+
+
+def test_the_common_mlp_ends_with_the_datasets_classes() -> None:
+    entries = plan(Budget(dataset="dvsgesture", epochs=1), ["iir"], _templates("events"))
+    assert entries[0].spec["model"]["arch"] == "400-11"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from snnrepro.compare.plan import CLASSES, FAMILIES, TEMPLATES, Budget, CompareError, modality, plan
+from snnrepro.compare.plan import FAMILIES, TEMPLATES, Budget, CompareError, modality, plan
 from snnrepro.compare.report import collect, write
 from snnrepro.compare.runner import run_all
 
@@ -36,10 +36,6 @@ def compare(
     note: str = "",
 ) -> tuple[list[dict], Path]:
     """Plan, run (unless ``run`` is false) and report a comparison; returns the rows and the table path."""
-    if budget.classes == 10 and budget.dataset in CLASSES:
-        from dataclasses import replace
-
-        budget = replace(budget, classes=CLASSES[budget.dataset])
     entries = plan(budget, families, _templates(families, modality(budget.dataset)))
     if run:
         run_all(out, entries, budget.seeds, device, data_root, force, log)

@@ -89,7 +89,6 @@ class Budget:
     test_subset: int | None = None
     arch: str = "mlp"
     hidden: int = 400
-    classes: int = 10
     batch_size: int | None = None  # None: each template's own
 
 
@@ -143,7 +142,7 @@ def derive(template: dict[str, Any], family: str, budget: Budget, kind: str) -> 
         params = dict(spec["dataset"].get("params") or {})
     spec["dataset"] = {"name": budget.dataset, "params": params}
     if budget.arch == "mlp":
-        spec["model"]["arch"] = f"{budget.hidden}-{budget.classes}"
+        spec["model"]["arch"] = f"{budget.hidden}-{CLASSES.get(budget.dataset, 10)}"
     train = spec["train"]
     train.update(
         epochs=budget.epochs,
