@@ -5,6 +5,11 @@ against these tuples first; a name not listed here (a plugin added without touch
 looked up in the real registry (:mod:`snnrepro.registry`, which imports every plugin), so a new
 method still needs only its files and decorators, and is checked as fast as the built-ins once its
 name is added here.  A test checks that these tuples equal the registries' built-in names.
+
+:data:`MODEL_PARAMS` lists, per built-in family, the ``model.params`` names its builder accepts (its own
+keywords and its config dataclass's fields: ``RelPspConfig``, ``ResonateConfig``, ``IIRConfig``,
+``LIFNodeConfig``, ``BRPNeuronConfig``), so a typo is refused without torch; a test checks it against
+the builders' signatures and the config fields.
 """
 
 from __future__ import annotations
@@ -20,6 +25,25 @@ LOSS_NAMES = ("cross_entropy", "mse_onehot", "van_rossum")
 ANALYSIS_NAMES = (
     "assoc_memory", "energy", "iir_kernels", "neuromorphic", "silent_neurons", "spike_times", "xor_membranes",
 )  # fmt: skip
+
+#: family -> the ``model.params`` names its builder takes (builder keywords and config fields)
+MODEL_PARAMS: dict[str, tuple[str, ...]] = {
+    "brp": ("T", "backend", "bias", "channels", "decay", "detach_reset", "padding", "refractory", "surrogate",
+            "threshold", "time_axis", "v_reset", "width"),
+    "iir": ("alpha", "backend", "beta", "bias", "delay", "detach_reset", "input_pool", "input_time_axis",
+            "kernel_param", "lam", "memory", "padding", "preset", "psp_norm", "readout", "reset_scale", "sigma",
+            "surrogate", "tau", "tau_m", "tau_r", "tau_s", "theta", "train_kernel", "v_th", "weight_gain"),
+    "lif": ("T", "alpha", "ann_warmup_epochs", "backend", "bn", "checkpoint", "decay", "dense_as_flatten",
+            "detach_reset", "gradient", "input_size", "relu", "reset", "surrogate", "threshold", "voters"),
+    "relpsp": ("chunk", "gain", "init", "mean", "padding", "reference", "silent_output", "silent_slope", "t_max",
+               "theta"),
+    "relu": ("bias", "padding"),
+    "resonate": ("delay_init", "delays", "late", "padding", "period", "phase_grad", "psp", "threshold",
+                 "train_delays", "train_weights", "weight_gain", "weight_init", "window"),
+}  # fmt: skip
+
+#: family -> the architectures it builds by name instead of parsing (lower case; ``lif``: ``RESNETS``)
+NAMED_ARCHS: dict[str, tuple[str, ...]] = {"lif": ("resnet18", "resnet34")}
 
 #: registry attribute in :mod:`snnrepro.registry` -> its built-in names
 BUILTIN: dict[str, tuple[str, ...]] = {

@@ -102,5 +102,8 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
+    from snnrepro.plugins import import_submodules
+
     for mod in _PLUGIN_MODULES:
-        importlib.import_module(mod)
+        if hasattr(importlib.import_module(mod), "__path__"):  # a package: every module in it, recursively
+            import_submodules(mod)

@@ -1,14 +1,17 @@
 """Experiment specs: YAML files -> validated, profile-resolved :class:`Spec` objects.
 
-A spec is one paper table row (``experiments/<paper>/<id>.yaml``).  Loading is strict:
-unknown keys, wrong types, unknown registry names and architectures a family cannot
-build are refused with a :class:`SpecError` that names the file, the key path and what
-was expected.  Profiles (``full``, ``quick``, ``smoke``) override budget keys only —
-``train.*`` and ``dataset.*`` — never the method.
+A spec is one paper table row (``experiments/<paper>/<id>.yaml``).  Loading is strict and
+imports no torch and no model code: unknown keys, wrong types, unknown registry names,
+model params the family does not take and architecture strings that do not parse are
+refused with a :class:`SpecError` that names the file, the key path and what was expected.
+What only the code can tell (shapes, model size, factories' own param checks) is
+:mod:`snnrepro.spec_build`: the engine runs it when it builds a run, ``deep=True`` here.
+Profiles (``full``, ``quick``, ``smoke``) override budget keys only — ``train.*`` and
+``dataset.*`` — never the method.
 
 A spec file may ``extends:`` another (:mod:`snnrepro.spec_extends`; merged when read, before anything
-is checked); reading one file safely is :mod:`snnrepro.spec_yaml`, the checks that need registry
-entries are :mod:`snnrepro.spec_check`, the JSON Schema of spec files :mod:`snnrepro.spec_schema`.
+is checked); reading one file safely is :mod:`snnrepro.spec_yaml`, the torch-free checks against
+registry entries :mod:`snnrepro.spec_check`, the JSON Schema of spec files :mod:`snnrepro.spec_schema`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES, one_of
-from snnrepro.spec_check import check_buildable, check_names
+from snnrepro.spec_check import check_model, check_names
 from snnrepro.spec_errors import MAX_MESSAGE, SpecError  # noqa: F401 (MAX_MESSAGE: re-exported)
 from snnrepro.spec_errors import short as _short
 from snnrepro.spec_extends import KEY as EXTENDS_KEY
@@ -367,8 +370,13 @@ def resolve(
     profile: str = "full",
     overrides: dict[str, Any] | None = None,
     check_registry: bool = True,
+    deep: bool = False,
 ) -> Spec:
-    """Build a :class:`Spec` from a raw mapping, applying profile then ``--set`` overrides."""
+    """Build a :class:`Spec` from a raw mapping, applying profile then ``--set`` overrides.
+
+    ``check_registry`` checks names, model params and the architecture's syntax (no torch); ``deep`` also
+    builds the pieces on the meta device (:func:`snnrepro.spec_build.check_buildable`, imports torch).
+    """
     if not isinstance(raw, dict):
         raise SpecError(where, "", "a spec must be a mapping")
     if _too_deep(raw) or (overrides and _too_deep(overrides)):
@@ -396,6 +404,10 @@ def resolve(
     spec.profile = profile
     spec.source = where
     _validate(spec, where, check_registry)
+    if deep:
+        from snnrepro.spec_build import check_buildable
+
+        check_buildable(spec, where)
     return spec
 
 
@@ -437,7 +449,7 @@ def _validate(spec: Spec, where: str, check_registry: bool) -> None:
     if not check_registry:
         return
     check_names(spec, where)
-    check_buildable(spec, where)
+    check_model(spec, where)
 
 
 def _validate_optimizer(o: OptimizerSpec, where: str) -> None:
@@ -515,7 +527,10 @@ def load_spec(
     profile: str = "full",
     overrides: dict[str, Any] | None = None,
     check_registry: bool = True,
+    deep: bool = False,
 ) -> Spec:
+    """The spec ``ref`` (an id or a YAML path) resolved at ``profile`` with ``overrides``, checked as
+    :func:`resolve` says (``deep``: also built on the meta device)."""
     path = find_spec(str(ref))
     raw = read_yaml(path)
     where = str(path)
@@ -524,4 +539,8 @@ def load_spec(
         raise SpecError(where, "id", f"must equal the file name {path.stem!r}, got {spec.id!r}")
     if path.parent.parent == experiments_dir() and spec.paper != path.parent.name:
         raise SpecError(where, "paper", f"must equal the folder name {path.parent.name!r}, got {spec.paper!r}")
+    if deep:
+        from snnrepro.spec_build import check_buildable
+
+        check_buildable(spec, where)
     return spec

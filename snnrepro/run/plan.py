@@ -57,12 +57,13 @@ class Outcome:
     log: Path
 
 
-def all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
-    """Every spec under ``experiments/`` that loads at ``profile``, plus one error line per spec that does not."""
+def all_specs(profile: str = "full", deep: bool = False) -> tuple[list[Spec], list[str]]:
+    """Every spec under ``experiments/`` that loads at ``profile``, plus one error line per spec that does not
+    (``deep``: also built on the meta device, :func:`snnrepro.spec_build.check_buildable`)."""
     specs, errors = [], []
     for sid, path in spec_files().items():
         try:
-            specs.append(load_spec(path, profile=profile))
+            specs.append(load_spec(path, profile=profile, deep=deep))
         except (SpecError, KeyError, ValueError) as exc:
             errors.append(f"{sid}: {exc}")
     return specs, errors
