@@ -162,7 +162,7 @@ def show(
 @app.command()
 def schema() -> None:
     """The JSON Schema of spec files (for editors; experiments/spec.schema.json is this output)."""
-    from snnrepro.spec_schema import spec_schema
+    from snnrepro.spec.schema import spec_schema
 
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
 

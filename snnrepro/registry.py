@@ -79,7 +79,7 @@ OPTIMIZERS: Registry = Registry("optimizer")
 SCHEDULES: Registry = Registry("schedule")
 """name -> ``factor(spec: ScheduleSpec, epoch, e, span) -> float``, the lr multiplier after warm-up.
 
-An optimizer or schedule name also goes into :mod:`snnrepro.optim_names`, which specs are checked
+An optimizer or schedule name also goes into :mod:`snnrepro.spec.optim_names`, which specs are checked
 against without torch."""
 
 _PLUGIN_MODULES = (

@@ -2,7 +2,7 @@
 
 Loading a spec checks only what needs no code; here, before any training or writing, each factory's
 complaint becomes the :class:`~snnrepro.spec.SpecError` (file, key path, message) that
-:mod:`snnrepro.spec_build` gives: the network's shape and size (built on the meta device first), the
+:mod:`snnrepro.spec.deep` gives: the network's shape and size (built on the meta device first), the
 encoder's, loss's and rule's params, the analyses' parameters.
 """
 
@@ -21,7 +21,7 @@ from snnrepro.engine import distributed as ddp
 from snnrepro.engine.optim import build_optimizer, build_scheduler
 from snnrepro.registry import ENCODERS, LOSSES, MODELS, RULES
 from snnrepro.spec import Spec, SpecError
-from snnrepro.spec_build import check_analyses, check_size, meta_network, model_errors, param_errors, weights_bytes
+from snnrepro.spec.deep import check_analyses, check_size, meta_network, model_errors, param_errors, weights_bytes
 
 
 def available_memory() -> int | None:

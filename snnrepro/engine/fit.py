@@ -48,7 +48,7 @@ from snnrepro.results.record import (
     write_record,
 )
 from snnrepro.spec import Spec
-from snnrepro.spec_build import dataset_shape
+from snnrepro.spec.deep import dataset_shape
 
 
 class ProgressSink:

@@ -59,7 +59,7 @@ class Outcome:
 
 def all_specs(profile: str = "full", deep: bool = False) -> tuple[list[Spec], list[str]]:
     """Every spec under ``experiments/`` that loads at ``profile``, plus one error line per spec that does not
-    (``deep``: also built on the meta device, :func:`snnrepro.spec_build.check_buildable`)."""
+    (``deep``: also built on the meta device, :func:`snnrepro.spec.deep.check_buildable`)."""
     specs, errors = [], []
     for sid, path in spec_files().items():
         try:

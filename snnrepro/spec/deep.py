@@ -1,7 +1,7 @@
 """The checks of a spec that need its code, shared by the engine's build and ``--build`` validation.
 
 Loading a spec (:func:`snnrepro.spec.load_spec`) imports no torch; what only the code can tell is
-checked here and turned into the same :class:`~snnrepro.spec_errors.SpecError` (file, key path,
+checked here and turned into the same :class:`~snnrepro.spec.errors.SpecError` (file, key path,
 message): the dataset's shape from its params, the network built on the meta device (shape arithmetic,
 its own param checks) and its size (:data:`MAX_MODEL_BYTES`), the encoder's, loss's and rule's own
 complaints about their params, the analyses' parameters.  :mod:`snnrepro.engine.build` uses the pieces
@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from snnrepro.spec_errors import SpecError
-from snnrepro.spec_errors import short as _short
+from snnrepro.spec.errors import SpecError
+from snnrepro.spec.errors import short as _short
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from snnrepro.spec import Spec
+    from snnrepro.spec.classes import Spec
 
 #: the most parameter and buffer bytes a spec's model may have (a hundred times the papers' largest)
 MAX_MODEL_BYTES = 16 * 2**30

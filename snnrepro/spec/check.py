@@ -1,12 +1,12 @@
 """The checks of a spec against its registry entries that need neither torch nor any model code.
 
 :func:`check_names` compares the dataset, encoder, model family, rule, loss and analysis names with
-:mod:`snnrepro.plugin_names`; only a name not listed there imports the registries.  :func:`check_model`
+:mod:`snnrepro.spec.plugin_names`; only a name not listed there imports the registries.  :func:`check_model`
 parses the architecture string with :func:`snnrepro.models.arch.parse_arch` (the planner's own parser,
 torch-free) and compares ``model.params`` with the family's declared names
-(:data:`snnrepro.plugin_names.MODEL_PARAMS`), with the messages the builder itself gives.  What needs
+(:data:`snnrepro.spec.plugin_names.MODEL_PARAMS`), with the messages the builder itself gives.  What needs
 the code (the dataset's shape, the network's shape arithmetic and size, the encoder's, loss's, rule's and
-analyses' own parameter checks) is :mod:`snnrepro.spec_build`, run by the engine when it builds a run and
+analyses' own parameter checks) is :mod:`snnrepro.spec.deep`, run by the engine when it builds a run and
 by ``snnrepro show --build`` / ``snnrepro list --build``.
 """
 
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snnrepro.plugin_names import MODEL_PARAMS, NAMED_ARCHS, is_builtin
-from snnrepro.spec_errors import SpecError
+from snnrepro.spec.errors import SpecError
+from snnrepro.spec.plugin_names import MODEL_PARAMS, NAMED_ARCHS, is_builtin
 
 if TYPE_CHECKING:
-    from snnrepro.spec import Spec
+    from snnrepro.spec.classes import Spec
 
 
 def _check_name(registry: str, name: str, where: str, key: str, what: str = "") -> None:

@@ -1,6 +1,6 @@
 """The built-in registry names a spec may choose, without importing torch or any model code.
 
-:mod:`snnrepro.spec` checks a spec's dataset, encoder, model family, rule, loss and analysis names
+:mod:`snnrepro.spec.check` checks a spec's dataset, encoder, model family, rule, loss and analysis names
 against these tuples first; a name not listed here (a plugin added without touching this file) is
 looked up in the real registry (:mod:`snnrepro.registry`, which imports every plugin), so a new
 method still needs only its files and decorators, and is checked as fast as the built-ins once its
