@@ -474,7 +474,7 @@ def reproduce(
     profile, device, executor = plain(profile), plain(device), plain(executor)  # type: ignore[assignment]
     if not all_ and not paper:
         raise ValueError("say --all or --paper P")
-    specs, errors = all_specs(profile)
+    specs, errors = all_specs(profile, deep=not no_run)  # a spec the engine would refuse is listed, not run
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     recs: list[RunRecord] = []

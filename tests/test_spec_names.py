@@ -115,3 +115,30 @@ def test_shape_errors_come_from_the_build_with_their_messages() -> None:
     with pytest.raises(SpecError) as engine:
         build(spec, bundle, torch.device("cpu"))
     assert str(engine.value) == str(deep.value)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "phrase"),
+    [
+        ({"model": {"family": "relu", "arch": "6C3-P4-P4-10"}}, "model.arch: relu: pooling"),
+        ({"dataset": {"name": "digits", "params": {"size": -1}}}, "dataset.params: ValueError: digits"),
+        ({"rule": {"name": "backprop", "params": {"x": 1}}}, "rule.params: Backprop takes no"),
+        ({"analyses": [{"name": "silent_neurons", "params": {"bogus": 1}}]}, "analyses[0].params"),
+    ],
+)
+def test_fit_refuses_what_loading_cannot_check_before_writing(tmp_path: Path, mutation: dict, phrase: str) -> None:
+    """``engine.fit`` on a spec loaded without the deep check: the same SpecError, and no file written."""
+    import torch
+
+    from snnrepro.engine.fit import fit
+
+    raw = {"id": "x", "paper": "rsn", "table": "T", "row": "r", "dataset": {"name": "digits", "params": {"size": 8}},
+           "model": {"family": "relu", "arch": "64-10"}, **mutation}  # fmt: skip
+    spec = resolve(raw, where="x.yaml", profile="smoke")
+    with pytest.raises(SpecError) as exc:
+        fit(spec, 0, torch.device("cpu"), tmp_path / "results", tmp_path / "data")
+    assert str(exc.value).startswith("x.yaml: ") and phrase in str(exc.value)
+    with pytest.raises(SpecError) as deep:
+        resolve(raw, where="x.yaml", profile="smoke", deep=True)
+    assert str(deep.value) == str(exc.value)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*"))

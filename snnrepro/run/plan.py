@@ -77,11 +77,15 @@ def seeds_of(spec: Spec, seeds: int | None, seed: int | None) -> list[int]:
 
 
 def load_specs(refs: list[str], profile: str, sets: list[str], epochs: int | None) -> list[Spec]:
-    """Every spec resolved (profile, ``--set`` overrides, ``--epochs``) and validated before anything runs."""
+    """Every spec resolved (profile, ``--set`` overrides, ``--epochs``) and validated before anything runs.
+
+    A batch about to train imports torch anyway, so each spec is also built on the meta device
+    (``deep=True``): a spec the engine would refuse stops the batch before the first run, not after it.
+    """
     overrides = parse_set(sets)
     if epochs is not None:
         overrides.setdefault("train", {})["epochs"] = epochs
-    return [load_spec(ref, profile=profile, overrides=overrides) for ref in refs]
+    return [load_spec(ref, profile=profile, overrides=overrides, deep=True) for ref in refs]
 
 
 def plan_jobs(
