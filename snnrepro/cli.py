@@ -95,9 +95,10 @@ def list_cmd(
         False, "--fits-cpu", help="only rows whose data is here and whose full budget fits this CPU (6 h per seed)"
     ),
     data_root: Path | None = typer.Option(None, help="dataset folder for the blocker column (default $SNNREPRO_DATA)"),
+    build: bool = typer.Option(False, "--build", help="also build every spec's pieces on the meta device (no data)"),
 ) -> None:
     """Every spec, grouped by paper and dataset, with its reported number, results, full-budget cost and blocker."""
-    specs, errors = all_specs()
+    specs, errors = all_specs(deep=build)
     records = iter_records(results_root(results))
     costs = _costs(results, data_root)
     have: dict[str, set[str]] = {}
@@ -137,13 +138,15 @@ def show(
     spec_id: str = typer.Argument(..., metavar="ID|FILE.yaml", autocompletion=_complete_ids),
     profile: Profile = typer.Option(Profile.full, help="full | quick | smoke"),
     set_: list[str] = typer.Option([], "--set", help="override any key: key.sub=value"),
+    build: bool = typer.Option(False, "--build", help="also build its pieces on the meta device (no data)"),
 ) -> None:
     """The resolved spec (after extends, profile and overrides) and the paper row it reproduces.
 
     The paper row (and the files the spec extends) go to stderr, the resolved spec as YAML to stdout
-    (``show ID > spec.yaml`` gives a runnable file, ``extends:`` merged in).
+    (``show ID > spec.yaml`` gives a runnable file, ``extends:`` merged in).  ``--build`` checks it as
+    completely as a run would before training (shapes, model size, every factory's params).
     """
-    spec = load_spec(spec_id, profile=plain(profile), overrides=parse_set(set_))
+    spec = load_spec(spec_id, profile=plain(profile), overrides=parse_set(set_), deep=build)
     err.print(
         f"[bold]{spec.id}[/]  ({spec.paper}, {spec.table}: {spec.row})  reported: "
         f"{'–' if spec.reported is None else spec.reported} % ({spec.metric}, tolerance {spec.tolerance})"
@@ -159,7 +162,7 @@ def show(
 @app.command()
 def schema() -> None:
     """The JSON Schema of spec files (for editors; experiments/spec.schema.json is this output)."""
-    from snnrepro.spec_schema import spec_schema
+    from snnrepro.spec.schema import spec_schema
 
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
 
@@ -471,7 +474,7 @@ def reproduce(
     profile, device, executor = plain(profile), plain(device), plain(executor)  # type: ignore[assignment]
     if not all_ and not paper:
         raise ValueError("say --all or --paper P")
-    specs, errors = all_specs(profile)
+    specs, errors = all_specs(profile, deep=not no_run)  # a spec the engine would refuse is listed, not run
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     recs: list[RunRecord] = []

@@ -79,7 +79,7 @@ OPTIMIZERS: Registry = Registry("optimizer")
 SCHEDULES: Registry = Registry("schedule")
 """name -> ``factor(spec: ScheduleSpec, epoch, e, span) -> float``, the lr multiplier after warm-up.
 
-An optimizer or schedule name also goes into :mod:`snnrepro.optim_names`, which specs are checked
+An optimizer or schedule name also goes into :mod:`snnrepro.spec.optim_names`, which specs are checked
 against without torch."""
 
 _PLUGIN_MODULES = (
@@ -102,5 +102,8 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
+    from snnrepro.plugins import import_submodules
+
     for mod in _PLUGIN_MODULES:
-        importlib.import_module(mod)
+        if hasattr(importlib.import_module(mod), "__path__"):  # a package: every module in it, recursively
+            import_submodules(mod)

@@ -119,18 +119,19 @@ def test_optimizer_and_schedule_registries_match_the_names_specs_are_checked_aga
     import subprocess
     import sys
 
-    from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
     from snnrepro.registry import OPTIMIZERS, SCHEDULES
+    from snnrepro.spec.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
 
     assert OPTIMIZERS.names() == sorted(OPTIMIZER_NAMES) and SCHEDULES.names() == sorted(SCHEDULE_NAMES)
     check = (  # the spec's name checks run without torch
         "import sys\n"
-        "from snnrepro.spec import OptimizerSpec, ScheduleSpec, SpecError, _validate_optimizer, _validate_schedule\n"
-        "_validate_optimizer(OptimizerSpec('sgd'), 'x.yaml')\n"
-        "_validate_schedule(ScheduleSpec('cosine_restarts'), 10, 'x.yaml')\n"
-        "try:\n    _validate_optimizer(OptimizerSpec('rmsprop'), 'x.yaml')\n"
+        "from snnrepro.spec import OptimizerSpec, ScheduleSpec, SpecError\n"
+        "from snnrepro.spec.validate import validate_optimizer, validate_schedule\n"
+        "validate_optimizer(OptimizerSpec('sgd'), 'x.yaml')\n"
+        "validate_schedule(ScheduleSpec('cosine_restarts'), 10, 'x.yaml')\n"
+        "try:\n    validate_optimizer(OptimizerSpec('rmsprop'), 'x.yaml')\n"
         "except SpecError as exc:\n    print(exc)\n"
-        "try:\n    _validate_schedule(ScheduleSpec('linear'), 10, 'x.yaml')\n"
+        "try:\n    validate_schedule(ScheduleSpec('linear'), 10, 'x.yaml')\n"
         "except SpecError as exc:\n    print(exc)\n"
         "assert 'torch' not in sys.modules\n"
     )

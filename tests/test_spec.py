@@ -116,5 +116,5 @@ def test_every_committed_spec_validates_in_every_profile() -> None:
     assert files, "no specs under experiments/"
     for sid, path in files.items():
         for profile in ("full", "quick", "smoke"):
-            spec = load_spec(path, profile=profile)
+            spec = load_spec(path, profile=profile, deep=True)  # built on the meta device too
             assert spec.id == sid

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from snnrepro.cli import app
 from snnrepro.spec import PROFILES, SpecError, load_spec, read_yaml, resolve, spec_files, spec_parents
-from snnrepro.spec_extends import merge
+from snnrepro.spec.extends import merge
 
 #: the hashes (per profile) of every spec in experiments/ written with ``extends:``, computed from the
 #: files before they were rewritten: the merged spec must hash exactly as the flat file did

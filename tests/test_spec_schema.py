@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from snnrepro.cli import app
 from snnrepro.spec import experiments_dir, spec_files
-from snnrepro.spec_schema import spec_schema
-from snnrepro.spec_yaml import read_yaml_file
+from snnrepro.spec.schema import spec_schema
+from snnrepro.spec.yaml_file import read_yaml_file
 
 COMMITTED = Path(__file__).resolve().parent.parent / "experiments" / "spec.schema.json"
 TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}

@@ -1,4 +1,10 @@
-"""Build a spec's model, loss, rule, optimizer and schedule once (torchvision's "create model" step)."""
+"""Build a spec's model, loss, rule, optimizer and schedule once (torchvision's "create model" step).
+
+Loading a spec checks only what needs no code; here, before any training or writing, each factory's
+complaint becomes the :class:`~snnrepro.spec.SpecError` (file, key path, message) that
+:mod:`snnrepro.spec.deep` gives: the network's shape and size (built on the meta device first), the
+encoder's, loss's and rule's params, the analyses' parameters.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from snnrepro.engine import distributed as ddp
 from snnrepro.engine.optim import build_optimizer, build_scheduler
 from snnrepro.registry import ENCODERS, LOSSES, MODELS, RULES
 from snnrepro.spec import Spec, SpecError
+from snnrepro.spec.deep import check_analyses, check_size, meta_network, model_errors, param_errors, weights_bytes
 
 
 def available_memory() -> int | None:
@@ -40,44 +47,53 @@ class Built:
 
 
 def build(spec: Spec, bundle: DataBundle, device: torch.device, dist: ddp.DistInfo | None = None) -> Built:
-    """The spec's pieces from the registries; under DDP the rule trains the wrapped model."""
-    encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
-    net = _network(spec, bundle)
+    """The spec's pieces from the registries; under DDP the rule trains the wrapped model.
+
+    A factory's complaint about the spec raises :class:`SpecError` before anything is trained or written.
+    """
+    where = spec.source or spec.id
+    with param_errors(where, "encoder.params"):
+        encoder = ENCODERS.get(spec.encoder.name)(**spec.encoder.params)
+    net = _network(spec, bundle, where)
     model = nn.Sequential()
     model.add_module("encoder", encoder)
     model.add_module("net", net)
     model.to(device)
-    loss_fn = LOSSES.get(spec.loss.name)(**spec.loss.params)
+    with param_errors(where, "loss.params"):
+        loss_fn = LOSSES.get(spec.loss.name)(**spec.loss.params)
     trained: nn.Module = model
     if dist is not None and dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    rule = RULES.get(spec.rule.name)(trained, loss_fn, **spec.rule.params)
+    with param_errors(where, "rule.params"):
+        rule = RULES.get(spec.rule.name)(trained, loss_fn, **spec.rule.params)
+    check_analyses(spec, where)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.schedule, spec.train.epochs)
     return Built(model, loss_fn, rule, optimizer, scheduler)
 
 
-def _network(spec: Spec, bundle: DataBundle) -> nn.Module:
-    """The family's network, refused with a :class:`SpecError` when its weights cannot fit in memory."""
+def _network(spec: Spec, bundle: DataBundle, where: str) -> nn.Module:
+    """The family's network; a :class:`SpecError` for what it refuses and for weights that cannot fit in memory."""
     family = MODELS.get(spec.model.family)
     args = (spec.model.arch, tuple(bundle.input_shape), bundle.num_classes)
-    try:  # the weights must fit in memory: built on the meta device first, they cost nothing
-        with torch.device("meta"):
-            meta = family(*args, **spec.model.params)
-        need = sum(t.numel() * t.element_size() for t in (*meta.parameters(), *meta.buffers()))
-    except Exception:  # a factory that does data-dependent work: its real build below is the check
-        need = 0
+    # built on the meta device first (no memory): the family's checks, the size limit, the memory needed
+    meta = meta_network(spec, args[1], args[2], where)
+    need = 0 if meta is None else weights_bytes(meta)  # None: data-dependent init, the real build is the check
     have = available_memory()
     if have is not None and need > have:
-        raise SpecError(spec.source or spec.id, "model.arch", f"{spec.model.arch!r} needs {need / 2**30:.1f} GiB "
+        raise SpecError(where, "model.arch", f"{spec.model.arch!r} needs {need / 2**30:.1f} GiB "
                         f"for its weights alone; this machine has {have / 2**30:.1f} GiB available")
-    try:
-        return family(*args, **spec.model.params)
-    except (MemoryError, RuntimeError) as exc:
-        if not isinstance(exc, MemoryError) and "alloc" not in str(exc) and "memory" not in str(exc):
-            raise
-        raise SpecError(spec.source or spec.id, "model.arch", f"cannot allocate {spec.model.arch!r}: "
-                        f"{' '.join(str(exc).split())[:200]}") from None
+    with model_errors(spec, where):
+        try:
+            net = family(*args, **spec.model.params)
+        except (MemoryError, RuntimeError) as exc:
+            if not isinstance(exc, MemoryError) and "alloc" not in str(exc) and "memory" not in str(exc):
+                raise
+            raise SpecError(where, "model.arch", f"cannot allocate {spec.model.arch!r}: "
+                            f"{' '.join(str(exc).split())[:200]}") from None
+    if meta is None:
+        check_size(spec, net, where)
+    return net

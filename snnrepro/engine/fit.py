@@ -48,6 +48,7 @@ from snnrepro.results.record import (
     write_record,
 )
 from snnrepro.spec import Spec
+from snnrepro.spec.deep import dataset_shape
 
 
 class ProgressSink:
@@ -183,6 +184,7 @@ def fit(
     seed_everything(seed, spec.train.deterministic)
     if allow_standin is None:
         allow_standin = spec.profile == "smoke"
+    dataset_shape(spec, spec.source or spec.id)  # the dataset's complaint about its params, as a SpecError
     data = load_run_data(spec, data_dir, allow_standin, dist)
     run.record.data_source, run.record.data_info = data.source, data.info
     seed_everything(seed, spec.train.deterministic)  # model init independent of what loading consumed

@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules used by the five papers.
 
 Each is registered by name in :data:`snnrepro.registry.OPTIMIZERS` / :data:`snnrepro.registry.SCHEDULES`
-(the names specs may use are listed, without torch, in :mod:`snnrepro.optim_names`).
+(the names specs may use are listed, without torch, in :mod:`snnrepro.spec.optim_names`).
 Schedules step once per epoch.  ``warmup_epochs`` > 0 prepends a linear warm-up from
 lr/warmup to lr (the BPSA/BPTA code uses lr/(5 - epoch) for five epochs; a linear ramp is
 the common reading and is what is implemented here).

@@ -1,5 +1,5 @@
-"""snnrepro.models: every module here registers its factories on import."""
+"""snnrepro.models: one builder module per neuron family, registered in ``MODELS`` on import.
 
-from snnrepro.plugins import import_submodules
-
-import_submodules(__name__)
+Importing the package alone imports no family (so :mod:`snnrepro.models.arch`, the planner, stays
+free of torch for spec checks); :func:`snnrepro.registry.load_plugins` imports every module here.
+"""

@@ -57,12 +57,13 @@ class Outcome:
     log: Path
 
 
-def all_specs(profile: str = "full") -> tuple[list[Spec], list[str]]:
-    """Every spec under ``experiments/`` that loads at ``profile``, plus one error line per spec that does not."""
+def all_specs(profile: str = "full", deep: bool = False) -> tuple[list[Spec], list[str]]:
+    """Every spec under ``experiments/`` that loads at ``profile``, plus one error line per spec that does not
+    (``deep``: also built on the meta device, :func:`snnrepro.spec.deep.check_buildable`)."""
     specs, errors = [], []
     for sid, path in spec_files().items():
         try:
-            specs.append(load_spec(path, profile=profile))
+            specs.append(load_spec(path, profile=profile, deep=deep))
         except (SpecError, KeyError, ValueError) as exc:
             errors.append(f"{sid}: {exc}")
     return specs, errors
@@ -76,11 +77,15 @@ def seeds_of(spec: Spec, seeds: int | None, seed: int | None) -> list[int]:
 
 
 def load_specs(refs: list[str], profile: str, sets: list[str], epochs: int | None) -> list[Spec]:
-    """Every spec resolved (profile, ``--set`` overrides, ``--epochs``) and validated before anything runs."""
+    """Every spec resolved (profile, ``--set`` overrides, ``--epochs``) and validated before anything runs.
+
+    A batch about to train imports torch anyway, so each spec is also built on the meta device
+    (``deep=True``): a spec the engine would refuse stops the batch before the first run, not after it.
+    """
     overrides = parse_set(sets)
     if epochs is not None:
         overrides.setdefault("train", {})["epochs"] = epochs
-    return [load_spec(ref, profile=profile, overrides=overrides) for ref in refs]
+    return [load_spec(ref, profile=profile, overrides=overrides, deep=True) for ref in refs]
 
 
 def plan_jobs(

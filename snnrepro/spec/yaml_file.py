@@ -1,6 +1,6 @@
 """Reading one spec file as YAML, safely: size and depth limits, no aliases, one-line errors.
 
-Nothing here knows the spec schema; :mod:`snnrepro.spec_extends` merges a file with the files it
+Nothing here knows the spec schema; :mod:`snnrepro.spec.extends` merges a file with the files it
 extends and :mod:`snnrepro.spec` validates the result.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from snnrepro.spec_errors import SpecError
+from snnrepro.spec.errors import SpecError
 
 #: largest spec file read, and deepest nesting accepted (a real spec is a few kB and 4 levels deep)
 MAX_SPEC_BYTES = 1 << 20

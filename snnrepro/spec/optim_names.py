@@ -1,6 +1,6 @@
 """The optimizer and schedule names a spec may choose, without torch.
 
-:mod:`snnrepro.spec` checks names against these; :mod:`snnrepro.engine.optim` registers one factory
+:mod:`snnrepro.spec.validate` checks names against these; :mod:`snnrepro.engine.optim` registers one factory
 per name in :data:`snnrepro.registry.OPTIMIZERS` and :data:`snnrepro.registry.SCHEDULES` (a test
 checks that both agree).
 """

@@ -3,8 +3,9 @@
 ``snnrepro schema`` prints it; ``experiments/spec.schema.json`` is the committed copy (a test checks it
 is current), for editors (e.g. ``# yaml-language-server: $schema=../spec.schema.json`` atop a spec).
 The schema describes what a file may contain; the loader (:mod:`snnrepro.spec`) stays the authority:
-it also checks what a schema cannot say (an architecture the family cannot build, a parameter the
-encoder refuses) and gives the precise one-line messages.
+it also checks what a schema cannot say (an architecture string that does not parse, a model param the
+family does not take; with the engine's build, :mod:`snnrepro.spec.deep`, an architecture the family
+cannot build or a parameter the encoder refuses) and gives the precise one-line messages.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import types
 import typing
 from typing import Any
 
-from snnrepro.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
-from snnrepro.plugin_names import (
+from snnrepro.spec.classes import ID_PATTERN, NON_YAML_FIELDS, PAPERS, Component, Spec, TrainSpec
+from snnrepro.spec.extends import KEY as EXTENDS_KEY
+from snnrepro.spec.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
+from snnrepro.spec.plugin_names import (
     ANALYSIS_NAMES,
     DATASET_NAMES,
     ENCODER_NAMES,
@@ -23,19 +26,8 @@ from snnrepro.plugin_names import (
     MODEL_FAMILIES,
     RULE_NAMES,
 )
-from snnrepro.spec import (
-    _NON_YAML_FIELDS,
-    ID_PATTERN,
-    MAX_WORKERS,
-    PAPERS,
-    PROFILE_KEYS,
-    PROFILES,
-    TRAIN_LIMITS,
-    Component,
-    Spec,
-    TrainSpec,
-)
-from snnrepro.spec_extends import KEY as EXTENDS_KEY
+from snnrepro.spec.profiles import PROFILE_KEYS, PROFILES
+from snnrepro.spec.validate import MAX_WORKERS, TRAIN_LIMITS
 
 #: a number written as a string (YAML 1.1 reads ``1e-3`` as one), which the loader accepts
 NUMBER_STRING = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
@@ -94,7 +86,7 @@ def _dataclass(cls: Any, path: str) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     props: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if f.name in _NON_YAML_FIELDS:
+        if f.name in NON_YAML_FIELDS:
             continue
         sub = f"{path}.{f.name}" if path else f.name
         prop = _only(_of(hints[f.name], sub), CONSTRAINTS.get(sub, {}))
@@ -120,7 +112,7 @@ _FIELD_DOCS = {
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file (``extends:`` included: a child needs only its ``id``)."""
     top = _dataclass(Spec, "")
-    required = [f.name for f in dataclasses.fields(Spec) if f.name not in _NON_YAML_FIELDS
+    required = [f.name for f in dataclasses.fields(Spec) if f.name not in NON_YAML_FIELDS
                 and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
     top["properties"] = {
         EXTENDS_KEY: {

@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from snnrepro.spec_errors import SpecError, short
-from snnrepro.spec_yaml import read_yaml_file
+from snnrepro.spec.errors import SpecError, short
+from snnrepro.spec.yaml_file import read_yaml_file
 
 KEY = "extends"
 #: longest chain of parents followed (a real family is two or three files deep)
