@@ -19,7 +19,6 @@ from snnrepro.models.iir import IIRLayer, build
 from snnrepro.models.iir_readout import PatternMemoryReadout
 from snnrepro.neurons.iir import (
     SynapseFilter,
-    _NeuronFn,
     alpha_kernel,
     dual_exp_kernel,
     iir_neuron,
@@ -27,6 +26,7 @@ from snnrepro.neurons.iir import (
     poly_from_poles,
     preset_coefficients,
 )
+from snnrepro.neurons.iir.kernel import _NeuronFn
 from snnrepro.neurons.lif import lif_multistep
 from snnrepro.neurons.surrogate import Gaussian
 from snnrepro.registry import LOSSES

@@ -18,13 +18,12 @@ from snnrepro.neurons.resonate import (
     ResonateConv2d,
     ResonateDense,
     SpikePool2d,
-    _complex_product,
-    _GaussWeights,
     amount,
     membrane,
     phase,
     spikes,
 )
+from snnrepro.neurons.resonate.kernel import _complex_product, _GaussWeights
 
 ARCHS = {
     "784-400-10": (1, 28, 28),

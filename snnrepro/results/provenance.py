@@ -36,6 +36,11 @@ RELAYOUTS: dict[str, tuple[str, ...]] = {
     # issue 16 rooms: PatternMemoryReadout from metrics/van_rossum.py to models/iir_readout.py; models/iir.py and
     # neurons/lif.py changed only an import path and a docstring reference
     "c2bd3b18b30e6dd9082abacf7fd4660b6e6769a7": ("snnrepro/metrics/van_rossum.py",),
+    # issue 16: kernels apart from layers for the lif, iir and resonate families (moves and import paths only)
+    "eb301e45dc63f7fdcc3361d2eb113092fb6e56c9": ("snnrepro/neurons/lif.py",),  # lif/kernel.py + lif/layers.py
+    "4f9dc84bccd3d3cddacdf397e9d55c54b19d529c": ("snnrepro/neurons/iir.py",),  # iir/kernel.py + iir/layers.py
+    "c5a67f134199069970e8112ebac501d5af9443bf": ("snnrepro/neurons/resonate.py",),  # git mv to resonate/kernel.py
+    "c012927f6ef1df3b188371728c44ee4bd3a344a3": ("snnrepro/neurons/resonate.py",),  # kernel.py apart from layers.py
 }
 
 

@@ -54,6 +54,9 @@ the pre-reset membrane ``h`` (and reuses the output spikes), and computes the ba
 BPSA/BPTA authors' construction ``o = where(h >= theta, h, 0) / h.detach()``), the reference the
 tests compare against.  ``h`` returned with ``return_membrane`` carries no gradient.
 
+The layer built on this kernel (:class:`~snnrepro.neurons.lif.layers.LIF`) is in
+:mod:`snnrepro.neurons.lif.layers`.
+
 Settings the other families use: BRP-SNN - ``decay=0.2, threshold=0.5, reset="hard", v_reset=0,
 refractory=1, surrogate={"name": "rectangular", "width": 1.0}``; IIR-SNN's plain-LIF comparison -
 ``surrogate={"name": "gaussian", "sigma": 0.4}``.
@@ -65,7 +68,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 
 from snnrepro.neurons.surrogate import Surrogate, build_surrogate
 
@@ -312,39 +314,3 @@ def lif_multistep(
     else:
         raise ValueError(f"lif_multistep: backend must be one of {BACKENDS}, got {backend!r}")
     return (spikes, h) if return_membrane else spikes
-
-
-class LIF(nn.Module):
-    """Multi-step LIF layer ``[T, B, ...] -> spikes [T, B, ...]`` (equations in the module docstring).
-
-    Keyword arguments are those of :func:`lif_multistep` (``backend`` and the :class:`LIFConfig` fields).
-    Analyses read firing rates with forward hooks on these modules (``snnrepro.analyses.energy``).
-
-    ``bypass = True`` makes the layer the identity *in training mode* (its input currents pass
-    unchanged): the TSSL-BP "ANN warm-up" of the BPSA/BPTA authors' code (``HTGLIFNode.warm_up``), set
-    by :meth:`snnrepro.models.multistep.MultiStepNet.set_ann_mode`.  In eval mode the layer always
-    spikes, so every test accuracy is the spiking network's.
-    """
-
-    def __init__(self, backend: str = "fused", **kwargs: Any) -> None:
-        super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"LIF: backend must be one of {BACKENDS}, got {backend!r}")
-        self.cfg = LIFConfig(**kwargs)
-        self.backend = backend
-        self.bypass = False
-
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if self.bypass and self.training:
-            return x_seq
-        spikes = lif_multistep(x_seq, config=self.cfg, backend=self.backend)
-        return spikes  # type: ignore[return-value]
-
-    def extra_repr(self) -> str:
-        c = self.cfg
-        return (
-            f"decay={c.decay:g}, threshold={c.threshold:g}, reset={c.reset}, v_reset={c.v_reset:g}, "
-            f"detach_reset={c.detach_reset}, refractory={c.refractory}, surrogate={c.surrogate!r}, "
-            f"adjust={c.adjust}" + (f", alpha={c.alpha:g}" if c.residual else "") + f", backend={self.backend}"
-            + (", bypass=True" if self.bypass else "")
-        )
