@@ -427,16 +427,16 @@ def reproduce(
     timeout_min: int = typer.Option(240, min=1, help="slurm executor: time limit per job (requeued on timeout)"),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
-    from snnrepro.run.reproduce import Dispatch, Reproduced, chosen_specs, rebuild_tables, run_chosen
+    from snnrepro.run.reproduce import Reproduced, Request, chosen_specs, rebuild_tables, run_chosen
 
     chosen, errors = chosen_specs(all_, paper, plain(profile))
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     done = Reproduced()
     if not no_run:
-        dispatch = Dispatch(plain(executor), jobs, cluster, partition, timeout_min)
-        done = run_chosen(chosen, plain(profile), seeds, plain(device), data_root, results, force, dispatch,
-                          _reporter(json_))  # fmt: skip
+        req = Request(chosen, plain(profile), seeds, plain(device), data_root, results, force, plain(executor), jobs,
+                      cluster, partition, timeout_min)  # fmt: skip
+        done = run_chosen(req, _reporter(json_))
     for path in rebuild_tables(results, data_root, readme):
         err.print(f"updated the results section of {readme}" if path == readme else f"wrote {path}")
     failed = [r for r in done.records if r.status != "ok"]

@@ -14,9 +14,17 @@ from snnrepro.spec import Spec
 
 
 @dataclass(frozen=True)
-class Dispatch:
-    """Where the runs go: ``inline`` (this process), ``local`` (``jobs`` child processes) or ``slurm``."""
+class Request:
+    """What to reproduce and where: the specs at a profile, seeds, device, folders, ``force`` (re-run finished
+    ones), and the executor: ``inline`` (this process), ``local`` (``jobs`` child processes) or ``slurm``."""
 
+    specs: list[Spec]
+    profile: str
+    seeds: int | None = None
+    device: str = "auto"
+    data_root: Path | None = None
+    results: Path | None = None
+    force: bool = False
     executor: str = "inline"
     jobs: int | None = None
     cluster: str | None = None
@@ -40,50 +48,29 @@ def chosen_specs(all_: bool, paper: str | None, profile: str) -> tuple[list[Spec
     return [s for s in specs if all_ or s.paper == paper], errors
 
 
-def run_chosen(
-    chosen: list[Spec],
-    profile: str,
-    seeds: int | None,
-    device: str,
-    data_root: Path | None,
-    results: Path | None,
-    force: bool,
-    dispatch: Dispatch,
-    reporter: Reporter,
-) -> Reproduced:
-    """Run every (spec, seed) of ``chosen`` not finished already (all of them with ``force``)."""
-    if dispatch.executor == "inline":
+def run_chosen(req: Request, reporter: Reporter) -> Reproduced:
+    """Run every (spec, seed) of the request not finished already (all of them with ``force``)."""
+    if req.executor == "inline":
         from snnrepro.run.serial import run_specs
 
-        recs = run_specs([s.id for s in chosen], profile, seeds, None, device, [], data_root, False, None, results,
-                         reporter, skip_done=not force)  # fmt: skip
+        recs = run_specs([s.id for s in req.specs], req.profile, req.seeds, None, req.device, [], req.data_root,
+                         False, None, req.results, reporter, skip_done=not req.force)  # fmt: skip
         return Reproduced(records=recs)
-    return Reproduced(failed_jobs=_dispatch(chosen, profile, seeds, device, data_root, results, force, dispatch,
-                                            reporter))  # fmt: skip
+    return Reproduced(failed_jobs=_dispatch(req, reporter))
 
 
-def _dispatch(
-    specs: list[Spec],
-    profile: str,
-    seeds: int | None,
-    device: str,
-    data_root: Path | None,
-    results: Path | None,
-    force: bool,
-    dispatch: Dispatch,
-    reporter: Reporter,
-) -> list[str]:
+def _dispatch(req: Request, reporter: Reporter) -> list[str]:
     """Run (spec, seed) jobs through the local or SLURM executor; return lines for the failed ones."""
     from snnrepro.run.executors import execute
     from snnrepro.run.plan import check_writable, plan_jobs
     from snnrepro.run.skip import split_finished
 
-    root = results_root(results)
+    root = results_root(req.results)
     check_writable(root)
-    todo, complete = split_finished(plan_jobs(specs, profile, seeds, root, data_root, device), specs, force)
-    reporter.planned(todo, complete, dispatch.executor)
-    d = dispatch
-    outcomes = execute(todo, d.executor, root, d.jobs, d.cluster, d.partition, d.timeout_min)
+    jobs = plan_jobs(req.specs, req.profile, req.seeds, root, req.data_root, req.device)
+    todo, complete = split_finished(jobs, req.specs, req.force)
+    reporter.planned(todo, complete, req.executor)
+    outcomes = execute(todo, req.executor, root, req.jobs, req.cluster, req.partition, req.timeout_min)
     for o in outcomes:
         reporter.outcome(o)
     return [f"{o.job.name}: {o.status}; log {o.log}" for o in outcomes if o.status != "ok"]
