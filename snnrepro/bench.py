@@ -150,6 +150,31 @@ def machine_info(device: torch.device) -> dict[str, str]:
     return info
 
 
+def bench_names(names: list[str] | None) -> list[str]:
+    """The registered benchmarks ``names`` asks for (every one for none or ``all``); an unknown name is refused
+    before anything runs."""
+    from snnrepro.registry import BENCHES
+
+    chosen = BENCHES.names() if not names or names == ["all"] else names
+    for name in chosen:
+        BENCHES.get(name)
+    return chosen
+
+
+def run_bench(name: str, device: torch.device, quick: bool) -> list[BenchRow]:
+    """The rows of registered benchmark ``name``."""
+    from snnrepro.registry import BENCHES
+
+    return BENCHES.get(name)(device, quick)
+
+
+def report_label(chosen: list[str]) -> str:
+    """``all`` for every registered benchmark, else their names joined by ``-`` (the report's file name)."""
+    from snnrepro.registry import BENCHES
+
+    return "all" if chosen == BENCHES.names() else "-".join(chosen)
+
+
 def markdown(rows: list[BenchRow], info: dict[str, str]) -> str:
     """A Markdown report: the machine facts, then one table row per measurement."""
     lines = ["# snnrepro bench", "", *(f"- {k}: {v}" for k, v in info.items()), ""]

@@ -18,9 +18,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from snnrepro.choices import CompareArch, Device, Executor, Profile, plain
-from snnrepro.results.record import RunBusy, RunRecord, iter_records, record_path, results_root
+from snnrepro.results.record import RunBusy, iter_records, record_path, results_root
 from snnrepro.run.plan import all_specs
-from snnrepro.spec import PROFILES, Spec, SpecError, load_spec, parse_set, spec_files, spec_parents
+from snnrepro.spec import Spec, SpecError, load_spec, parse_set, spec_files, spec_parents
 from snnrepro.textout import Col, OutputFormat, format_rows, print_rows
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, help=__doc__)
@@ -98,34 +98,17 @@ def list_cmd(
     build: bool = typer.Option(False, "--build", help="also build every spec's pieces on the meta device (no data)"),
 ) -> None:
     """Every spec, grouped by paper and dataset, with its reported number, results, full-budget cost and blocker."""
+    from snnrepro.results.cost import CostContext
+    from snnrepro.results.listing import LIST_KEYS, experiment_rows
+
     specs, errors = all_specs(deep=build)
     records = iter_records(results_root(results))
-    costs = _costs(results, data_root)
-    have: dict[str, set[str]] = {}
-    for r in records:
-        have.setdefault(r.id, set()).add(r.profile)
-    rows = []
-    for s in sorted(specs, key=lambda s: (s.paper, s.dataset.name, s.id)):
-        if paper and s.paper != paper or dataset and s.dataset.name != dataset:
-            continue
-        rows.append(
-            {
-                "paper": s.paper, "dataset": s.dataset.name, "id": s.id, "table": s.table, "row": s.row,
-                "table_row": f"{s.table}: {s.row}", "reported": s.reported,
-                "reported_text": "–" if s.reported is None else f"{s.reported:.2f}",
-                "results": [p for p in PROFILES if p in have.get(s.id, set())],
-            }
-        )  # fmt: skip
-        rows[-1]["results_text"] = ", ".join(rows[-1]["results"]) or "–"
-        rows[-1].update(costs.describe(s, records))
-        if fits_cpu and (rows[-1]["blocker"] or rows[-1]["cpu_h_per_seed"] is None):
-            rows.pop()
+    costs = CostContext.here(results, data_root)
+    rows = experiment_rows(specs, records, costs, paper=paper, dataset=dataset, fits_cpu=fits_cpu)
     if format_ is OutputFormat.table:
         print_rows(LIST_COLUMNS, rows, title="snnrepro experiments")
     else:
-        keys = ["paper", "dataset", "id", "table", "row", "reported", "results", "cpu_h_per_seed", "gpu_h_per_seed",
-                "blocker"]  # fmt: skip
-        sys.stdout.write(format_rows(rows, keys, format_))
+        sys.stdout.write(format_rows(rows, LIST_KEYS, format_))
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
     if errors:
@@ -295,39 +278,22 @@ def cost(
     With --measure, first times a few training steps of each spec at its batch size on DEVICE (real data
     when present, else the stand-in of the same shape) into results/cost/<device>.json.
     """
-    from snnrepro.data.loading import data_root as resolve_data_root
-    from snnrepro.results.cost import CostContext, load_measurements
+    from snnrepro.results.cost import CostContext, cost_rows, pick_specs
 
-    specs, _ = all_specs()
-    if refs:
-        specs = [s for s in specs if s.id in refs or s.paper in refs]
-        if not specs:
-            raise ValueError(f"no spec has id or paper {' '.join(refs)!r}; `snnrepro list` shows them")
+    specs = pick_specs(all_specs()[0], refs)
     root = results_root(results)
     if measure:
-        import torch
-
+        from snnrepro.data.loading import data_root as resolve_data_root
         from snnrepro.engine.device import pick_device
-        from snnrepro.engine.measure import measure_step, write_measurements
+        from snnrepro.engine.measure import measure_specs
 
         dev = pick_device(plain(device))
-        kind = "cpu" if dev.type == "cpu" else "cuda"
-        path = root / "cost" / f"{kind}.json"
-        done = load_measurements(root).get(kind, {})
-        for s in specs:
-            if skip_measured and done.get(s.id, {}).get("spec_hash") == s.hash():
-                continue
-            try:
-                m = measure_step(s, dev, resolve_data_root(data_root), steps)
-            except (RuntimeError, MemoryError, ValueError, FileNotFoundError) as exc:
+        for s, m, exc in measure_specs(specs, dev, resolve_data_root(data_root), steps, root, skip_measured):
+            if m is None:
                 err.print(f"[red]{s.id}[/]: not measured ({type(exc).__name__}: {escape(str(exc))[:200]})")
-                continue
-            m["threads"] = torch.get_num_threads()
-            write_measurements(path, dev, {s.id: m})
-            err.print(f"{s.id}: {m['step_s']:.3f} s per step of {m['batch_size']} ({m['data']} data)")
-    records = iter_records(root)
-    ctx = CostContext.load(root, resolve_data_root(data_root))
-    rows = [{"id": s.id, "paper": s.paper, **ctx.describe(s, records)} for s in specs]
+            else:
+                err.print(f"{s.id}: {m['step_s']:.3f} s per step of {m['batch_size']} ({m['data']} data)")
+    rows = cost_rows(specs, iter_records(root), CostContext.here(results, data_root))
     out = Table("id", "paper", "full-budget cost (h per seed x seeds)", "blocked by", box=None)
     for r in rows:
         out.add_row(str(r["id"]), str(r["paper"]), str(r["cost"]), str(r["blocker"]) or "–")
@@ -335,13 +301,6 @@ def cost(
 
 
 # --------------------------------------------------------------------------- tables
-def _costs(results: Path | None, data_root: Path | None) -> Any:
-    from snnrepro.data.loading import data_root as resolve_data_root
-    from snnrepro.results.cost import CostContext
-
-    return CostContext.load(results_root(results), resolve_data_root(data_root))
-
-
 class TableFormat(str, Enum):
     md = "md"
     csv = "csv"
@@ -382,6 +341,9 @@ def table(
     out: Path | None = typer.Option(None, help="write to this file instead of stdout"),
     results: Path | None = typer.Option(None, help="results folder"),
     energy: bool = typer.Option(False, "--energy", help="energy table (firing rates, E_ANN/E_SNN) instead"),
+    analysis: str | None = typer.Option(
+        None, "--analysis", metavar="NAME", help="the table this analysis declares instead (--energy: energy)"
+    ),
     min_seeds: int | None = typer.Option(
         None, "--min-seeds", min=1, help="finished seeds a verdict needs (default: the spec's train.seeds)"
     ),
@@ -391,41 +353,40 @@ def table(
 
     Several keys give one table of their union (e.g. ``table mnist-rsn-mlp mnist-stdbp-mlp400``).
     """
+    from snnrepro.registry import TABLES
+    from snnrepro.results.cost import CostContext
     from snnrepro.results.tables import (
+        choose_specs,
         comparison_frame,
+        contribution_frame,
+        contribution_markdown,
         csv_text,
-        energy_frame,
-        energy_markdown,
         markdown_tables,
         rounded_rows,
-        select_specs,
     )
 
+    flag = "--energy" if energy else f"--analysis {analysis}"
+    contribution = TABLES.get("energy" if energy else analysis) if energy or analysis else None
     specs, _ = all_specs()
-    chosen: list[Spec] = []
-    for k in keys:
-        found = select_specs(specs, k)
-        if not found:
-            raise ValueError(f"no spec has paper, dataset or id {k!r}; `snnrepro list` shows them")
-        chosen += [s for s in found if s.id not in {c.id for c in chosen}]
+    chosen = choose_specs(specs, keys)
     key = " ".join(keys)
     records = iter_records(results_root(results))
     if format_ is TableFormat.md:
-        title = f"{key}: energy (firing rate, E_ANN/E_SNN)" if energy else f"{key}: paper vs snnrepro"
-        if energy:
-            text = energy_markdown(chosen, records, title)
+        if contribution is not None:
+            text = contribution_markdown(contribution, chosen, records, key)
         else:
-            costs = _costs(results, data_root)
-            text = markdown_tables(chosen, records, title, all_specs=specs, min_seeds=min_seeds, costs=costs)
+            costs = CostContext.here(results, data_root)
+            text = markdown_tables(chosen, records, f"{key}: paper vs snnrepro", all_specs=specs, min_seeds=min_seeds,
+                                   costs=costs)  # fmt: skip
     else:
-        if energy:
-            frame = energy_frame(chosen, records)
+        if contribution is not None:
+            if format_ is TableFormat.table:
+                raise ValueError(f"--format table is for the comparison table; with {flag} use md, csv, json or tsv")
+            frame = contribution_frame(contribution, chosen, records)
         else:
-            costs = _costs(results, data_root)
+            costs = CostContext.here(results, data_root)
             frame = comparison_frame(chosen, records, all_specs=specs, min_seeds=min_seeds, costs=costs)
         if format_ is TableFormat.table:
-            if energy:
-                raise ValueError("--format table is for the comparison table; with --energy use md, csv, json or tsv")
             console = Console(file=out.open("w", encoding="utf-8"), width=200) if out else Console()
             print_rows(TABLE_COLUMNS, [_table_row(r) for r in rounded_rows(frame)], title=key, console=console)
             if out:
@@ -469,77 +430,30 @@ def reproduce(
     timeout_min: int = typer.Option(240, min=1, help="slurm executor: time limit per job (requeued on timeout)"),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
-    from snnrepro.results.tables import rebuild_all, update_readme
+    from snnrepro.run.reproduce import Reproduced, Request, chosen_specs, rebuild_tables, run_chosen
 
-    profile, device, executor = plain(profile), plain(device), plain(executor)  # type: ignore[assignment]
-    if not all_ and not paper:
-        raise ValueError("say --all or --paper P")
-    specs, errors = all_specs(profile, deep=not no_run)  # a spec the engine would refuse is listed, not run
+    # deep: a spec the engine would refuse is listed, not run
+    chosen, errors = chosen_specs(all_, paper, plain(profile), deep=not no_run)
     for e in errors:
         err.print(f"[red]invalid spec[/] {escape(e)}", highlight=False, soft_wrap=True)
-    recs: list[RunRecord] = []
-    failed_logs: list[str] = []
-    chosen = [s for s in specs if all_ or s.paper == paper]
-    if not no_run and executor == "inline":
-        from snnrepro.run.serial import run_specs
-
-        recs = run_specs(
-            [s.id for s in chosen], profile, seeds, None, device, [], data_root, False, None, results, _reporter(json_),
-            skip_done=not force,
-        )  # fmt: skip
-    elif not no_run:
-        failed_logs = _dispatch(
-            chosen, executor, jobs, seeds, profile, device, data_root, results, force, cluster, partition, timeout_min
-        )
-    from snnrepro.data.loading import data_root as resolve_data_root
-
-    every_spec, _ = all_specs()
-    for path in rebuild_all(every_spec, results_root(results), resolve_data_root(data_root)):
-        err.print(f"wrote {path}")
-    if readme is not None:
-        update_readme(readme, every_spec, results_root(results), resolve_data_root(data_root))
-        err.print(f"updated the results section of {readme}")
-    failed = [r for r in recs if r.status != "ok"]
+    done = Reproduced()
+    if not no_run:
+        req = Request(chosen, plain(profile), seeds, plain(device), data_root, results, force, plain(executor), jobs,
+                      cluster, partition, timeout_min)  # fmt: skip
+        done = run_chosen(req, _reporter(json_))
+    for path in rebuild_tables(results, data_root, readme):
+        err.print(f"updated the results section of {readme}" if path == readme else f"wrote {path}")
+    failed = [r for r in done.records if r.status != "ok"]
     for r in failed:
         err.print(
             f"[red]{r.status}[/] {r.id} seed {r.seed}: {escape(r.error)} "
             f"({record_path(results_root(results), r.id, r.profile, r.seed)})",
             highlight=False,
         )
-    for line in failed_logs:
+    for line in done.failed_jobs:
         err.print(f"[red]failed[/] {escape(line)}", highlight=False, soft_wrap=True)
-    if errors or failed or failed_logs:
+    if errors or failed or done.failed_jobs:
         raise typer.Exit(1)
-
-
-def _dispatch(
-    specs: list[Spec],
-    executor: str,
-    jobs: int | None,
-    seeds: int | None,
-    profile: str,
-    device: str,
-    data_root: Path | None,
-    results: Path | None,
-    force: bool,
-    cluster: str | None,
-    partition: str | None,
-    timeout_min: int,
-) -> list[str]:
-    """Run (spec, seed) jobs through the local or SLURM executor; return lines for the failed ones."""
-    from snnrepro.run.executors import execute
-    from snnrepro.run.plan import check_writable, plan_jobs
-    from snnrepro.run.skip import split_finished
-
-    root = results_root(results)
-    check_writable(root)
-    todo, complete = split_finished(plan_jobs(specs, profile, seeds, root, data_root, device), specs, force)
-    err.print(f"{len(todo)} job(s) to run, {len(complete)} already complete (skipped); executor {executor}")
-    outcomes = execute(todo, executor, root, jobs, cluster, partition, timeout_min)
-    for o in outcomes:
-        colour = "green" if o.status == "ok" else "red"
-        err.print(f"[{colour}]{o.status}[/] {o.job.name}  log: {o.log}", highlight=False)
-    return [f"{o.job.name}: {o.status}; log {o.log}" for o in outcomes if o.status != "ok"]
 
 
 # --------------------------------------------------------------------------- plot
@@ -587,7 +501,7 @@ def compare(
 
     Columns: test accuracy (mean ± std), final accuracy, wall time per epoch, spikes, synaptic operations
     (NeuroBench effective ACs/MACs) and decision latency per test sample, peak memory, footprint."""
-    from snnrepro.compare import Budget, default_out
+    from snnrepro.compare import Budget, default_out, incomplete
     from snnrepro.compare import compare as run_compare
 
     budget = Budget(
@@ -602,7 +516,7 @@ def compare(
         note=note,
     )  # fmt: skip
     typer.echo(table_path.read_text())
-    if any("test_acc_mean" in r and not r["seeds"].startswith(f"{seeds} of") for r in rows):
+    if incomplete(rows, seeds):
         raise typer.Exit(1)
 
 
@@ -617,24 +531,15 @@ def data_check(
     ),
 ) -> None:
     """Which datasets are present, missing (exact files and folder) or downloadable."""
+    from snnrepro.data.check import CHECK_KEYS, check_rows
     from snnrepro.data.loading import data_root as resolve_root
-    from snnrepro.registry import DATASETS
 
     root = resolve_root(data_root)
-    rows = []
-    for name in names or DATASETS.names():
-        a = DATASETS.get(name).check(root)
-        shown = a.missing[:8] + ([f"... and {len(a.missing) - 8} more"] if len(a.missing) > 8 else [])
-        rows.append(
-            {
-                "dataset": name, "status": a.status, "folder": str(a.folder), "missing": list(a.missing),
-                "note": a.note, "detail": "\n".join(x for x in ("\n".join(shown), a.note) if x),
-            }
-        )  # fmt: skip
+    rows = check_rows(names, root)
     if format_ is OutputFormat.table:
         print_rows(DATA_CHECK_COLUMNS, rows, title=f"datasets under {root}")
     else:
-        sys.stdout.write(format_rows(rows, ["dataset", "status", "folder", "missing", "note"], format_))
+        sys.stdout.write(format_rows(rows, CHECK_KEYS, format_))
 
 
 def _status_colour(status: str) -> str:
@@ -661,18 +566,15 @@ def bench(
     results: Path | None = typer.Option(None, help="results folder"),
 ) -> None:
     """ms per training step of each family next to its reference measured in the same run (ratios, peak memory)."""
-    from snnrepro.bench import write_report
+    from snnrepro.bench import bench_names, report_label, run_bench, write_report
     from snnrepro.engine.device import describe, pick_device
-    from snnrepro.registry import BENCHES
 
     dev = pick_device(plain(device))
-    chosen = BENCHES.names() if not names or names == ["all"] else names
-    for name in chosen:
-        BENCHES.get(name)  # unknown names fail before anything runs
+    chosen = bench_names(names)
     rows = []
     for name in chosen:
         err.print(f"running bench {name} on {describe(dev)} ...")
-        rows += BENCHES.get(name)(dev, quick)
+        rows += run_bench(name, dev, quick)
     t = Table(title=f"snnrepro bench on {describe(dev)}")
     for col in ("bench", "name", "ms/step", "reference", "ratio", "peak MB", "note"):
         t.add_column(col)
@@ -688,7 +590,7 @@ def bench(
         )
     Console().print(t)
     folder = out or results_root(results) / "bench"
-    for path in write_report(rows, dev, folder, "all" if chosen == BENCHES.names() else "-".join(chosen), quick):
+    for path in write_report(rows, dev, folder, report_label(chosen), quick):
         err.print(f"wrote {path}")
 
 
@@ -712,9 +614,9 @@ def eval_cmd(
     """Evaluate a trained run's checkpoint on the test split (model rebuilt from the spec in its record)."""
     from snnrepro.data.loading import data_root as resolve_root
     from snnrepro.engine.device import pick_device
-    from snnrepro.engine.evaluate_run import evaluate_run
+    from snnrepro.engine.evaluate_run import evaluate_run, parse_dataset_params
 
-    params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in dataset_param)}
+    params = parse_dataset_params(dataset_param)
     out = evaluate_run(run_ref, results_root(results), resolve_root(data_root), pick_device(plain(device)),
                        dataset, params)  # fmt: skip
     for w in out["warnings"]:

@@ -25,9 +25,13 @@ T = TypeVar("T", bound=Callable[..., Any])
 class Registry(Generic[T]):
     """A named table of factories (a class or a function) with a decorator to fill it."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, load: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._table: dict[str, T] = {}
+        self._load = load  # what fills the table before a lookup (default: every plugin, :func:`load_plugins`)
+
+    def _fill(self) -> None:
+        (self._load or load_plugins)()
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -39,7 +43,7 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
-        load_plugins()
+        self._fill()
         try:
             return self._table[name]
         except KeyError:
@@ -47,11 +51,11 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.kind} {name!r}; registered: {known}") from None
 
     def __contains__(self, name: object) -> bool:
-        load_plugins()
+        self._fill()
         return name in self._table
 
     def names(self) -> list[str]:
-        load_plugins()
+        self._fill()
         return sorted(self._table)
 
     def __iter__(self) -> Iterator[str]:
@@ -81,6 +85,23 @@ SCHEDULES: Registry = Registry("schedule")
 
 An optimizer or schedule name also goes into :mod:`snnrepro.spec.optim_names`, which specs are checked
 against without torch."""
+
+
+
+def load_table_plugins() -> None:
+    """Import the analyses' table declarations (``snnrepro/analyses/*_table.py``) alone: no torch, no analysis."""
+    import pkgutil
+
+    package = importlib.import_module("snnrepro.analyses")  # its __init__ imports nothing
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.endswith("_table"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+TABLES: Registry = Registry("analysis table", load=load_table_plugins)
+"""analysis name -> :class:`snnrepro.results.contribution.TableContribution`: the table an analysis adds
+(``snnrepro table KEY --analysis NAME``, ``results/tables/<paper>-<name>.md``).  Declared in a torch-free
+module beside the analysis, ``snnrepro/analyses/<name>_table.py``, so that the tables never import torch."""
 
 _PLUGIN_MODULES = (
     "snnrepro.data",

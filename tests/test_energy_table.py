@@ -67,3 +67,22 @@ def test_energy_table_says_when_nothing_ran(env: dict[str, Path]) -> None:
     md = invoke("table", "digits-lif-energy", "--energy")
     assert md.exit_code == 0 and "| `digits-lif-energy` | – | 0 |" in md.stdout and "not run" in md.stdout
     assert "No run records" in invoke("table", "digits-lif-plain", "--energy").stdout
+
+
+def test_the_energy_table_is_a_declared_contribution_and_the_tables_import_no_torch(env: dict[str, Path]) -> None:
+    """Analyses declare their tables (``snnrepro/analyses/<name>_table.py``); tables.py names none of them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from snnrepro.results.tables import contributions; "
+            "print([c.name for c in contributions()], 'torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split("]")[0] + "]" == "['energy']" and out.stdout.strip().endswith("False")
+    tables = (Path(__file__).parents[1] / "snnrepro" / "results" / "tables.py").read_text()
+    assert "energy" not in tables
+    by_name = invoke("table", "digits-lif-energy", "--analysis", "energy")
+    assert by_name.exit_code == 0 and by_name.stdout == invoke("table", "digits-lif-energy", "--energy").stdout
+    bad = CliRunner().invoke(app, ["table", "digits-lif-energy", "--analysis", "nope"])
+    assert bad.exit_code == 2 and "unknown analysis table 'nope'; registered: energy" in bad.stderr
+    flat = CliRunner().invoke(app, ["table", "digits-lif-energy", "--analysis", "energy", "--format", "table"])
+    assert flat.exit_code == 2 and "with --analysis energy use md, csv, json or tsv" in flat.stderr

@@ -1,5 +1,7 @@
-"""snnrepro.analyses: every module here registers its analyses (``ANALYSES``) on import."""
+"""snnrepro.analyses: one module per analysis, each registering it in ``ANALYSES`` on import.
 
-from snnrepro.plugins import import_submodules
-
-import_submodules(__name__)
+This package imports nothing by itself: :func:`snnrepro.registry.load_plugins` imports every module
+here (the analyses need torch), while the tables import only the torch-free ``*_table.py`` modules
+(:func:`snnrepro.registry.load_table_plugins`), where an analysis declares the table it adds
+(:class:`snnrepro.results.contribution.TableContribution`).
+"""

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from snnrepro.compare.plan import FAMILIES, TEMPLATES, Budget, CompareError, modality, plan
-from snnrepro.compare.report import collect, write
+from snnrepro.compare.report import collect, incomplete, write
 from snnrepro.compare.runner import run_all
 
-__all__ = ["FAMILIES", "Budget", "CompareError", "compare", "default_out"]
+__all__ = ["FAMILIES", "Budget", "CompareError", "compare", "default_out", "incomplete"]
 
 
 def default_out(results: Path, budget: Budget) -> Path:

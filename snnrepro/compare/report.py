@@ -107,6 +107,11 @@ def collect(out: Path, entries: list[Entry], seeds: int) -> list[dict[str, Any]]
     return rows
 
 
+def incomplete(rows: list[dict[str, Any]], seeds: int) -> bool:
+    """Whether some family with results has fewer than ``seeds`` finished seeds (``compare`` then exits 1)."""
+    return any("test_acc_mean" in r and not r["seeds"].startswith(f"{seeds} of") for r in rows)
+
+
 def markdown(rows: list[dict[str, Any]], title: str) -> str:
     head = (
         "| family | arch | seeds ok | best test acc % | final acc % | s/epoch | spikes/sample |"

@@ -163,6 +163,13 @@ def build_model(run: TrainedRun, device: torch.device | str = "cpu") -> nn.Modul
     return model.eval()
 
 
+def parse_dataset_params(items: list[str]) -> dict[str, Any]:
+    """``--dataset-param KEY=VALUE`` items as a mapping, each value read as YAML (``KEY`` alone: ``None``)."""
+    import yaml
+
+    return {k: yaml.safe_load(v) for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in items)}
+
+
 def evaluate_run(
     ref: str | Path,
     results: Path,

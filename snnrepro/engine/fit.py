@@ -94,6 +94,20 @@ class TrainState:
 
 
 @dataclass
+class Loop:
+    """What every epoch of one run uses: the run, what was built, its data and loaders, where training stands,
+    the progress sink and when the loop started."""
+
+    run: RunContext
+    b: Built
+    data: RunData
+    loaders: EvalLoaders
+    state: TrainState
+    progress: ProgressSink
+    t_start: float
+
+
+@dataclass
 class EpochStats:
     """Sums over one training epoch (all ranks), and when it started."""
 
@@ -193,11 +207,11 @@ def fit(
     initial_state = {k: v.detach().cpu().clone() for k, v in b.model.state_dict().items()} if spec.analyses else {}
     state = _resume(run, b) if resume else TrainState()
     loaders = eval_loaders(spec, data, device, dist)
-    t_start = time.perf_counter()
+    loop = Loop(run, b, data, loaders, state, progress, time.perf_counter())
     run.record.status = "running"
     run.record.history = state.history
     lock = begin(results, spec, seed, run.record, run.save_record) if dist.is_main else None
-    failure = _train(run, b, data, loaders, state, progress, t_start)
+    failure = _train(loop)
     if run.record.status == "ok" and dist.is_main:
         failure = _run_analyses(run, b.model, loaders.test, initial_state, failure)
     if lock is not None:
@@ -238,23 +252,15 @@ def _resume(run: RunContext, b: Built) -> TrainState:
     return TrainState(saved["epoch"] + 1, best, saved["history"], saved.get("wall_s", 0.0))
 
 
-def _train(
-    run: RunContext,
-    b: Built,
-    data: RunData,
-    loaders: EvalLoaders,
-    state: TrainState,
-    progress: ProgressSink,
-    t_start: float,
-) -> BaseException | None:
+def _train(loop: Loop) -> BaseException | None:
     """The epoch loop; ends the record with a status and returns the unexpected error, if any."""
-    record, epochs = run.record, run.spec.train.epochs
+    record, epochs, state, progress = loop.run.record, loop.run.spec.train.epochs, loop.state, loop.progress
     failure: BaseException | None = None
-    progress.start(epochs, loaders.batches, state.start_epoch)
+    progress.start(epochs, loop.loaders.batches, state.start_epoch)
     restore_sigterm = sigterm_as_interrupt()
     try:
         for epoch in range(state.start_epoch, epochs):
-            _epoch(run, b, data, loaders, state, progress, epoch, t_start)
+            _epoch(loop, epoch)
         record.status = "ok"
     except Diverged as exc:
         record.status, record.error = "diverged", str(exc)
@@ -266,46 +272,36 @@ def _train(
     finally:
         restore_sigterm()
         progress.stop()
-        record.wall_s = state.wall_before + time.perf_counter() - t_start
+        record.wall_s = state.wall_before + time.perf_counter() - loop.t_start
         record.finished_at = now()
-        failure = save_final(run.save_record, record, failure)
+        failure = save_final(loop.run.save_record, record, failure)
     return failure
 
 
-def _epoch(
-    run: RunContext,
-    b: Built,
-    data: RunData,
-    loaders: EvalLoaders,
-    state: TrainState,
-    progress: ProgressSink,
-    epoch: int,
-    t_start: float,
-) -> None:
+def _epoch(loop: Loop, epoch: int) -> None:
     """Train one epoch, evaluate it, then write its checkpoint, record and metrics CSV."""
-    tr = run.spec.train
-    loader = train_loader(data.train, loaders.local_batch, run.seed, epoch, run.dist, tr.num_workers, loaders.pin)
+    run, b, loaders, state, tr = loop.run, loop.b, loop.loaders, loop.state, loop.run.spec.train
+    loader = train_loader(loop.data.train, loaders.local_batch, run.seed, epoch, run.dist, tr.num_workers, loaders.pin)
     _epoch_hook(b.model, epoch, tr.epochs)
-    stats = train_one_epoch(b, loader, run.device, epoch, loaders.batches, tr.grad_clip, run.dist, progress)
+    stats = train_one_epoch(b, loader, run.device, epoch, loaders.batches, tr.grad_clip, run.dist, loop.progress)
     lr = b.optimizer.param_groups[0]["lr"]
     b.scheduler.step()
-    row, score = _evaluate_epoch(run, b, loaders, stats, epoch, lr)
+    row, score = _evaluate_epoch(loop, stats, epoch, lr)
     state.history.append(row)
     if state.best is None or score > state.best[0]:
         state.best = (score, epoch + 1, row["test_acc"])
-    _update_record(run.record, state, row, loaders.val is not None, t_start)
+    _update_record(loop, row)
     if run.dist.is_main:
-        _save_checkpoint(run, b, state, epoch)
+        _save_checkpoint(loop, epoch)
     run.save_record()
     if run.dist.is_main:  # the history so far, also as CSV beside the record
         write_metrics_csv(metrics_csv_path(run.results, run.spec.id, run.spec.profile, run.seed), state.history)
-    progress.epoch(epoch, row)
+    loop.progress.epoch(epoch, row)
 
 
-def _evaluate_epoch(
-    run: RunContext, b: Built, loaders: EvalLoaders, stats: EpochStats, epoch: int, lr: float
-) -> tuple[dict[str, Any], float]:
+def _evaluate_epoch(loop: Loop, stats: EpochStats, epoch: int, lr: float) -> tuple[dict[str, Any], float]:
     """The epoch's history row, and the score that picks the best epoch."""
+    run, b, loaders = loop.run, loop.b, loop.loaders
     max_eval = run.spec.train.max_eval_batches
     test_acc, test_loss = evaluate(b.model, loaders.test, b.loss_fn, run.device, max_eval, run.dist)
     if not math.isfinite(test_loss):
@@ -327,18 +323,20 @@ def _evaluate_epoch(
     return row, score
 
 
-def _update_record(record: RunRecord, state: TrainState, row: dict[str, Any], has_val: bool, t_start: float) -> None:
+def _update_record(loop: Loop, row: dict[str, Any]) -> None:
     """The record after an epoch: history, final and best accuracy, wall time."""
+    record, state = loop.run.record, loop.state
     assert state.best is not None
     record.history, record.epochs = state.history, row["epoch"]
     record.test_acc, record.best_test_acc, record.best_epoch = row["test_acc"], state.best[2], state.best[1]
-    if has_val:
+    if loop.loaders.val is not None:
         record.metrics["best_val_acc"] = state.best[0]
-    record.wall_s = state.wall_before + time.perf_counter() - t_start
+    record.wall_s = state.wall_before + time.perf_counter() - loop.t_start
 
 
-def _save_checkpoint(run: RunContext, b: Built, state: TrainState, epoch: int) -> None:
+def _save_checkpoint(loop: Loop, epoch: int) -> None:
     """Everything ``--resume`` needs to continue after ``epoch`` exactly as if never stopped."""
+    run, b, state = loop.run, loop.b, loop.state
     save_checkpoint(
         run.checkpoint_path(),
         {

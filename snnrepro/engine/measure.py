@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from snnrepro.engine.build import build
 from snnrepro.engine.device import describe, to_device
 from snnrepro.engine.seeding import seed_everything
 from snnrepro.io import atomic_write_bytes
+from snnrepro.results.cost import load_measurements
 from snnrepro.results.record import git_commit
 from snnrepro.spec import Spec
 
@@ -94,3 +96,31 @@ def write_measurements(path: Path, device: torch.device, specs: dict[str, dict])
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+#: what a spec that cannot be timed raises (it is reported and skipped; the others are still measured)
+NOT_MEASURED = (RuntimeError, MemoryError, ValueError, FileNotFoundError)
+
+
+def measure_specs(
+    specs: list[Spec], device: torch.device, data_root: Path, steps: int, results: Path, skip_measured: bool = True
+) -> Iterator[tuple[Spec, dict | None, BaseException | None]]:
+    """``snnrepro cost --measure``: time each spec and store it in ``<results>/cost/<cpu|cuda>.json``.
+
+    Yields ``(spec, measurement, None)`` for each spec timed (already stored) and ``(spec, None, error)`` for
+    each that could not be; with ``skip_measured``, specs measured before at their spec hash are skipped.
+    """
+    kind = "cpu" if device.type == "cpu" else "cuda"
+    path = results / "cost" / f"{kind}.json"
+    done = load_measurements(results).get(kind, {})
+    for s in specs:
+        if skip_measured and done.get(s.id, {}).get("spec_hash") == s.hash():
+            continue
+        try:
+            m = measure_step(s, device, data_root, steps)
+        except NOT_MEASURED as exc:
+            yield s, None, exc
+            continue
+        m["threads"] = torch.get_num_threads()
+        write_measurements(path, device, {s.id: m})
+        yield s, m, None

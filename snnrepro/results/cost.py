@@ -27,7 +27,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from snnrepro.results.record import RunRecord
+from snnrepro.results.record import RunRecord, results_root
 from snnrepro.spec import Spec
 
 #: a row "fits this CPU" when one seed of its full budget takes at most this many hours here.
@@ -191,6 +191,13 @@ class CostContext:
     def load(cls, results: Path, data_root: Path | None = None) -> CostContext:
         return cls(load_measurements(results), data_root)
 
+    @classmethod
+    def here(cls, results: Path | None, data_root: Path | None) -> CostContext:
+        """As the CLI's ``--results`` and ``--data-root`` say (their defaults resolved)."""
+        from snnrepro.data.loading import data_root as resolve_data_root
+
+        return cls.load(results_root(results), resolve_data_root(data_root))
+
     def describe(self, spec: Spec, records: list[RunRecord]) -> dict[str, object]:
         cpu = row_cost(spec, records, self.measurements, "cpu")
         gpu = row_cost(spec, records, self.measurements, "cuda")
@@ -201,3 +208,18 @@ class CostContext:
             "cost_source": "; ".join(f"{c.device}: {c.source}" for c in (cpu, gpu) if c is not None),
             "blocker": "" if self.data_root is None else blocker(spec, self.data_root, cpu),
         }
+
+
+def pick_specs(specs: list[Spec], refs: list[str] | None) -> list[Spec]:
+    """The specs whose id or paper is among ``refs`` (every spec without ``refs``); none is refused."""
+    if not refs:
+        return specs
+    chosen = [s for s in specs if s.id in refs or s.paper in refs]
+    if not chosen:
+        raise ValueError(f"no spec has id or paper {' '.join(refs)!r}; `snnrepro list` shows them")
+    return chosen
+
+
+def cost_rows(specs: list[Spec], records: list[RunRecord], ctx: CostContext) -> list[dict[str, object]]:
+    """``snnrepro cost``: id, paper, full-budget cost and blocker of each spec."""
+    return [{"id": s.id, "paper": s.paper, **ctx.describe(s, records)} for s in specs]

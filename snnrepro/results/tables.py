@@ -9,24 +9,17 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from snnrepro.io import atomic_write_bytes
+from snnrepro.registry import TABLES
+from snnrepro.results.contribution import TableContribution
+from snnrepro.results.contribution import fmt as _fmt
 from snnrepro.results.cost import CostContext
 from snnrepro.results.record import RunRecord, iter_records
-from snnrepro.results.verdict import (
-    PROFILE_ORDER,
-    UNSTABLE_DROP_PP,
-    RowVerdict,
-    by_profile,
-    gap,
-    mean_std,
-    metric_value,
-    row_verdict,
-)
+from snnrepro.results.verdict import UNSTABLE_DROP_PP, RowVerdict, gap, row_verdict
 from snnrepro.spec import Spec
 
 RUN_COLUMNS = [
@@ -98,10 +91,6 @@ def csv_text(df: pd.DataFrame, sep: str = ",") -> str:
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, csv_text(df).encode())
-
-
-def _fmt(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
 def _baselines(specs: list[Spec]) -> set[str]:
@@ -267,123 +256,37 @@ VERDICT_LEGEND = (
 )
 
 
-def _has_energy_analysis(spec: Spec) -> bool:
-    return any(a.name == "energy" for a in spec.analyses)
+def contributions() -> list[TableContribution]:
+    """The tables the analyses declare (:mod:`snnrepro.results.contribution`), by name."""
+    return [TABLES.get(name) for name in TABLES.names()]
 
 
-def energy_rows(specs: list[Spec], records: list[RunRecord]) -> list[dict[str, object]]:
-    """Energy rows (BPSA/BPTA paper's Table 5 and Fig. 2) from the ``energy`` analysis in the run records.
-
-    One row per spec and profile with finished (``ok``) runs: mean over seeds of the accuracy, the
-    firing rate, ``ee_paper`` (Eq. 1 from the rate), ``ee_synops`` (from counted operations) and the
-    per-LIF-layer rates, next to the paper's values (``reported_firing_rate`` / ``reported_ee``).
-    Runs whose records hold no energy output get a row that says so; specs without runs appear
-    (as *not run*) only when they configure an ``energy`` analysis.
-    """
-    rows: list[dict[str, object]] = []
-    for spec in specs:
-        mine = [r for r in records if r.id == spec.id and r.status == "ok"]
-        params = next((a.params for a in spec.analyses if a.name == "energy"), {})
-        base: dict[str, object] = {
-            "id": spec.id,
-            "row": spec.row,
-            "paper": spec.paper,
-            "table": spec.table,
-            "reported_firing_rate": params.get("reported_firing_rate"),
-            "reported_ee": params.get("reported_ee"),
-        }
-        if not mine:
-            if _has_energy_analysis(spec):
-                rows.append({**base, "profile": "", "n": 0, "note": "not run"})
-            continue
-        groups = by_profile(spec, mine)
-        for profile in PROFILE_ORDER:
-            runs = groups.get(profile)
-            if not runs:
-                continue
-            with_energy = [r for r in runs if isinstance(r.metrics.get("energy"), dict)]
-            row: dict[str, object] = {**base, "profile": profile, "n": len(with_energy)}
-            data = sorted({r.data_source for r in runs})
-            row["data"] = "/".join(data)
-            if not with_energy:
-                why = "" if _has_energy_analysis(spec) else " (the spec has no energy analysis)"
-                row["note"] = f"no energy analysis in the {len(runs)} run record(s){why}"
-                rows.append(row)
-                continue
-            en = [r.metrics["energy"] for r in with_energy]
-            acc = [100.0 * v for r in with_energy if (v := metric_value(r, spec.metric)) is not None]
-            row["acc_mean"], row["acc_std"] = mean_std(acc)
-            for key in ("firing_rate", "ee_paper", "ee_synops", "T"):
-                vals = [float(e[key]) for e in en if isinstance(e.get(key), int | float)]
-                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(vals)
-            layers = sorted({k for e in en for k in e if k.startswith("rate_lif")}, key=lambda k: int(k[8:]))
-            row["layer_rates"] = " / ".join(
-                _fmt(mean_std([float(e[k]) for e in en if k in e])[0], 3) for k in layers
-            )
-            for key in ("reported_firing_rate", "reported_ee"):
-                if row[key] is None:
-                    row[key] = next((e[key] for e in en if key in e), None)
-            missing = len(runs) - len(with_energy)
-            row["note"] = f"{missing} other run record(s) without energy output" if missing else ""
-            rows.append(row)
-    return rows
+def contribution_frame(c: TableContribution, specs: list[Spec], records: list[RunRecord]) -> pd.DataFrame:
+    """An analysis' table as a frame (CSV, JSON, TSV)."""
+    return pd.DataFrame(c.rows(specs, records), columns=list(c.columns))
 
 
-ENERGY_COLUMNS = [
-    "paper", "table", "id", "row", "profile", "data", "n", "acc_mean", "acc_std", "firing_rate_mean",
-    "firing_rate_std", "reported_firing_rate", "ee_paper_mean", "ee_paper_std", "reported_ee", "ee_synops_mean",
-    "T_mean", "layer_rates", "note",
-]  # fmt: skip
-
-
-def energy_frame(specs: list[Spec], records: list[RunRecord]) -> pd.DataFrame:
-    return pd.DataFrame(energy_rows(specs, records), columns=ENERGY_COLUMNS)
-
-
-def _pm(row: dict[str, object], key: str, digits: int) -> str:
-    """``mean ± std`` of ``row[key_mean]`` (std only over several seeds), ``–`` when absent."""
-    m, s = row.get(f"{key}_mean"), row.get(f"{key}_std")
-    if m is None:
-        return "–"
-    return _fmt(m, digits) + (f" ± {_fmt(s, digits)}" if s and row["n"] > 1 else "")  # type: ignore[arg-type, operator]
-
-
-def energy_markdown(specs: list[Spec], records: list[RunRecord], title: str) -> str:
-    """Markdown energy table (firing rate, E_ANN/E_SNN) for ``specs`` from the run records' ``energy`` output."""
-    rows = energy_rows(specs, records)
-    lines = [f"# {title}", ""]
-    if not rows:
-        lines.append("No run records and no spec with an `energy` analysis match.")
-        return "\n".join(lines) + "\n"
-    lines.append(
-        "| row | id | profile | n | acc % | firing rate | paper rate | EE (Eq. 1) | paper EE | EE (counted ops) "
-        "| T | rate per LIF layer | note |"
-    )
-    lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for r in rows:
-        pm = partial(_pm, r)
-        note = str(r.get("note") or "")
-        if r.get("data") and r["data"] != "real":
-            note = (note + "; " if note else "") + f"data: {r['data']}"
-        lines.append(
-            f"| {r['row']} | `{r['id']}` | {r['profile'] or '–'} | {r['n']} | {pm('acc', 2)} | "
-            f"{pm('firing_rate', 3)} | {_fmt(r['reported_firing_rate'], 3)} | {pm('ee_paper', 1)} | "  # type: ignore[arg-type]
-            f"{_fmt(r['reported_ee'], 1)} | {pm('ee_synops', 1)} | {pm('T', 0)} | {r.get('layer_rates') or '–'} | "  # type: ignore[arg-type]
-            f"{note} |"
-        )
-    lines += [
-        "",
-        "Firing rate = spikes per neuron per step over all LIF layers (test set); EE (Eq. 1) = E_MAC / (rate x E_AC"
-        " x T); EE (counted ops) = ANN MACs x E_MAC / (first-layer MACs x E_MAC x T + spike-driven ACs x E_AC); mean"
-        " ± std over seeds. Quick/smoke profiles run other data and budgets: not comparable with the paper.",
-    ]
-    return "\n".join(lines) + "\n"
+def contribution_markdown(c: TableContribution, specs: list[Spec], records: list[RunRecord], key: str) -> str:
+    """An analysis' table in Markdown under the heading ``<key>: <its title>``."""
+    return c.markdown(c.rows(specs, records), f"{key}: {c.title}")
 
 
 def select_specs(specs: list[Spec], key: str) -> list[Spec]:
     """Specs whose paper, dataset or id equals ``key``."""
     key = key.lower()
     return [s for s in specs if key in (s.paper, s.dataset.name.lower(), s.id)]
+
+
+def choose_specs(specs: list[Spec], keys: list[str]) -> list[Spec]:
+    """The union of the specs each key selects (:func:`select_specs`), first come first; a key selecting none
+    is refused."""
+    chosen: list[Spec] = []
+    for k in keys:
+        found = select_specs(specs, k)
+        if not found:
+            raise ValueError(f"no spec has paper, dataset or id {k!r}; `snnrepro list` shows them")
+        chosen += [s for s in found if s.id not in {c.id for c in chosen}]
+    return chosen
 
 
 def rebuild_all(specs: list[Spec], results: Path, data_root: Path | None = None) -> list[Path]:
@@ -407,11 +310,11 @@ def rebuild_all(specs: list[Spec], results: Path, data_root: Path | None = None)
         text = markdown_tables(group, records, f"{paper}: paper vs snnrepro", all_specs=specs, costs=costs)
         atomic_write_bytes(md, text.encode())
         written.append(md)
-        if any(isinstance(r.metrics.get("energy"), dict) for r in records if r.paper == paper):
-            md = results / "tables" / f"{paper}-energy.md"
-            text = energy_markdown(group, records, f"{paper}: energy (firing rate, E_ANN/E_SNN)")
-            atomic_write_bytes(md, text.encode())
-            written.append(md)
+        for c in contributions():  # each analysis' own table, for a paper whose records hold its output
+            if any(c.has_output(r) for r in records if r.paper == paper):
+                md = results / "tables" / f"{paper}-{c.name}.md"
+                atomic_write_bytes(md, contribution_markdown(c, group, records, paper).encode())
+                written.append(md)
     return written
 
 

@@ -1,4 +1,5 @@
-"""What a serial run tells its user: long-run notes, progress, a JSON line per run, failures, the summary.
+"""What a run tells its user: long-run notes, progress, a JSON line per run, failures, the summary (and,
+for ``reproduce`` through an executor, the jobs planned and how each ended).
 
 :class:`Reporter` writes to a rich console on stderr (plain text when that is not a terminal, e.g. a
 worker's log); the CLI passes its own console and its progress sinks (rich bars on a terminal).
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from snnrepro.engine.fit import ProgressSink
 from snnrepro.results.record import RunRecord
+from snnrepro.run.plan import Job, Outcome
 from snnrepro.spec import Spec
 from snnrepro.textout import Col, print_rows
 
@@ -66,6 +68,16 @@ class Reporter:
 
     def interrupted(self) -> None:
         self.console.print("[yellow]interrupted[/]: records and checkpoints written so far are kept; use --resume")
+
+    def planned(self, todo: list[Job], complete: list[Job], executor: str) -> None:
+        """What ``reproduce`` hands to a local or SLURM executor."""
+        done = len(complete)
+        self.console.print(f"{len(todo)} job(s) to run, {done} already complete (skipped); executor {executor}")
+
+    def outcome(self, o: Outcome) -> None:
+        """How one dispatched job ended, and its log."""
+        colour = "green" if o.status == "ok" else "red"
+        self.console.print(f"[{colour}]{o.status}[/] {o.job.name}  log: {o.log}", highlight=False)
 
     def summary(self, records: list[RunRecord]) -> None:
         rows = [
