@@ -41,6 +41,14 @@ def mode(request, monkeypatch) -> str:  # noqa: ANN001
     return request.param
 
 
+@pytest.fixture(params=["batch", "row"])
+def sorting(request, monkeypatch) -> str:  # noqa: ANN001
+    """Both ways of sorting the inputs: the whole batch by ``stable_sort`` before the kernel (long rows), or
+    each row inside it (short rows; insertion sort up to 48 spiking inputs, merge sort above)."""
+    monkeypatch.setattr(kernel_numba, "SORT_IN_KERNEL", 0 if request.param == "batch" else 10**9)
+    return request.param
+
+
 def _inputs(b: int, n: int, seed: int, silent: float = 0.3, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     t = torch.rand(b, n, generator=g, dtype=torch.float64)
@@ -77,10 +85,11 @@ def _compare(t: torch.Tensor, w: torch.Tensor, rtol: float, gtol: float, against
     assert float(gt1[~(t < T_MAX)].abs().max()) == 0.0  # no gradient to inputs that did not spike
 
 
-@pytest.mark.parametrize("n_out", [3, 40])
-def test_dense_equals_reference_float64(n_out: int, mode: str) -> None:
+@pytest.mark.parametrize("n_out,silent", [(3, 0.5), (40, 0.5), (7, 0.1)])
+def test_dense_equals_reference_float64(n_out: int, silent: float, mode: str, sorting: str) -> None:
     g = torch.Generator().manual_seed(n_out)
-    t = _inputs(16, 60, 7, silent=0.5)
+    t = _inputs(16, 60, 7, silent=silent)
+    assert silent > 0.2 or int((t < T_MAX).sum(1).max()) > 48  # rows long enough for the merge sort
     w = torch.randn(60, n_out, generator=g, dtype=torch.float64) * 0.3 + 0.04  # negative weights: W <= 0 segments
     w[:, 0] = -0.1  # a neuron that never fires
     _compare(t, w, rtol=1e-12, gtol=1e-10)
@@ -94,7 +103,7 @@ def test_dense_equals_both_paths_float32(mode: str) -> None:
     _compare(t, w, rtol=1e-5, gtol=1e-3, against=first_spike_times)
 
 
-def test_mnist_like_inputs_at_the_specs_settings(mode: str) -> None:
+def test_mnist_like_inputs_at_the_specs_settings(mode: str, sorting: str) -> None:
     """Latency-coded quantised pixels (~20 % spike, many ties), t_max 1000, weights N(5/in, 1/in), float32:
     the regime the specs train in, through a 2-layer net (the hidden layer's silent t_max feeds layer 2).
 
@@ -129,7 +138,7 @@ def test_mnist_like_inputs_at_the_specs_settings(mode: str) -> None:
         assert float((x - y).abs().max()) <= 1e-3 * scale and float((z - y).abs().max()) <= 1e-3 * scale
 
 
-def test_conv_layer_equals_reference_with_gradients(mode: str) -> None:
+def test_conv_layer_equals_reference_with_gradients(mode: str, sorting: str) -> None:
     torch.manual_seed(3)
     fast = RelPspConv2d(2, 4, (3, 3), config=RelPspConfig(t_max=T_MAX, mean=4.0, gain=1.5, kernel="numba")).double()
     ref = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5, reference=True).double()

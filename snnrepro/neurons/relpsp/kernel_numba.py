@@ -50,6 +50,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from snnrepro.neurons.stable_sort import stable_sort
+
 try:  # numba is a dependency; the PyTorch path stays usable without it
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
@@ -61,7 +63,8 @@ if AVAILABLE and "NUMBA_THREADING_LAYER" not in os.environ:
     # the PyTorch operations between kernel calls (a 2x2 min-pooling 0.1 -> 16 ms on the 2-core bench machine)
     numba.config.THREADING_LAYER = "workqueue"
 BACKWARD_MODE: str | None = None  # 'causal', 'complement' or None (the cheaper per call; tests pin each)
-GEMM_PER_SCAN = 30  # backward: one multiply-add of a matrix product costs ~1/30 of a scanned (position, neuron)
+SORT_IN_KERNEL = 64  # rows of at most this many inputs (im2col patches) are sorted in the kernel, row by row
+GEMM_PER_SCAN = 7  # backward: a matrix product's multiply-add costs ~1/7 of a scanned (position, neuron) (measured)
 
 
 def _threads() -> int:
@@ -106,10 +109,11 @@ if AVAILABLE:
         return n
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _forward_rows(t_in, w, theta, t_max, n_blocks, ts, order, n_spk, t_out, n_causal, w_sum):  # noqa: ANN001, ANN202
+    def _forward_rows(t_in, w, theta, t_max, n_blocks, presorted, ts, order, n_spk, t_out, n_causal, w_sum):  # noqa: ANN001, ANN202
         """Eq. 12 per (row, neuron).  ``t_in`` ``[B, N]`` input times (weight dtype), ``w`` ``[N, M]``.
         Fills ``ts``/``order``/``n_spk`` (each row's spiking inputs in time order, their indices and count:
-        what the backward walks) and ``t_out``, ``n_causal`` (0 = silent), ``w_sum``."""
+        what the backward walks) and ``t_out``, ``n_causal`` (0 = silent), ``w_sum``.  ``presorted``: the
+        caller already put every row's times (clamped to ``t_max``) in stable order into ``ts``/``order``."""
         n_rows = t_in.shape[0]
         n_out = w.shape[1]
         zero = w.dtype.type(0)
@@ -119,7 +123,12 @@ if AVAILABLE:
             v_hit = np.empty(n_out, w.dtype)
             nc = np.empty(n_out, np.int32)
             for b in range(blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks):
-                n = _sort_row(t_in[b], t_max, ts[b], order[b])
+                if presorted:
+                    n = 0
+                    while n < ts.shape[1] and ts[b, n] < t_max:
+                        n += 1
+                else:
+                    n = _sort_row(t_in[b], t_max, ts[b], order[b])
                 n_spk[b] = n
                 cw[:] = zero
                 v[:] = zero
@@ -201,12 +210,13 @@ class _Saved(NamedTuple):
     t_max: float
 
 
-def backward_mode(sv: _Saved) -> tuple[str, np.ndarray, np.ndarray]:
+def backward_mode(sv: _Saved, need_t: bool = True, need_w: bool = True) -> tuple[str, np.ndarray, np.ndarray]:
     """The cheaper backward (``BACKWARD_MODE`` pins one) and each row's range of sorted positions to scan.
 
     ``causal``: positions ``[0, max_j |C_bj|)``; ``complement``: ``[min_j |C_bj|, n_b)`` over fired neurons,
-    plus three ``[B, N] x [N, M]``-sized matrix products, counted as ``B N M / GEMM_PER_SCAN`` scanned pairs
-    each.  Scans cost ``M`` per position.
+    plus one ``[B, N] x [N, M]``-sized matrix product for ``dL/dt`` and two for ``dL/dW``, each
+    multiply-add counted as ``1 / GEMM_PER_SCAN`` scanned (position, neuron) pair.  Scans cost ``M`` per
+    position.
     """
     fired = sv.n_causal > 0
     hi = sv.n_causal.max(1).astype(np.int32)
@@ -214,7 +224,8 @@ def backward_mode(sv: _Saved) -> tuple[str, np.ndarray, np.ndarray]:
     mode = BACKWARD_MODE
     if mode is None:
         bsz, (n_in, n_out) = len(sv.n_spk), sv.w.shape
-        complement = float((sv.n_spk - lo).sum()) * n_out + 3.0 * bsz * n_in * n_out / GEMM_PER_SCAN
+        products = int(need_t) + 2 * int(need_w)
+        complement = float((sv.n_spk - lo).sum()) * n_out + products * bsz * n_in * n_out / GEMM_PER_SCAN
         mode = "complement" if complement < float(hi.sum()) * n_out else "causal"
     if mode == "causal":
         return mode, np.zeros_like(hi), hi
@@ -228,7 +239,7 @@ def _grads(sv: _Saved, grad_out: np.ndarray, need_t: bool, need_w: bool) -> tupl
     products over all spiking inputs less a scan of the spiking inputs outside the causal sets."""
     fired = sv.n_causal > 0
     a = np.where(fired, grad_out / np.where(fired, sv.w_sum, 1), 0).astype(sv.w.dtype)  # dL/dt_j / W_j
-    mode, lo, hi = backward_mode(sv)
+    mode, lo, hi = backward_mode(sv, need_t, need_w)
     n_blocks = _threads()
     g_t = np.zeros(sv.ts.shape if need_t else (0, 0), sv.w.dtype)
     g_w_parts = np.zeros((n_blocks, *sv.w.shape) if need_w else (0, 0, 0), sv.w.dtype)
@@ -256,13 +267,19 @@ class _FirstSpikeNumba(torch.autograd.Function):
         np_dt = w.dtype.type
         t = np.ascontiguousarray(t_in.detach().to(weight.dtype).numpy())
         (bsz, n_in), n_out = t.shape, w.shape[1]
-        ts = np.empty((bsz, n_in), w.dtype)
-        order = np.empty((bsz, n_in), np.int32)
+        presorted = n_in > SORT_IN_KERNEL
+        if presorted:  # long rows: NumPy's SIMD sort of the whole batch (stable_sort) beats a sort per row
+            ts_t, order_t = stable_sort(torch.from_numpy(t).clamp(max=float(np_dt(t_max))))
+            ts, order = np.ascontiguousarray(ts_t.numpy()), np.ascontiguousarray(order_t.to(torch.int32).numpy())
+        else:
+            ts, order = np.empty((bsz, n_in), w.dtype), np.empty((bsz, n_in), np.int32)
         n_spk = np.empty(bsz, np.int32)
         t_out = np.empty((bsz, n_out), w.dtype)
         n_causal = np.empty((bsz, n_out), np.int32)
         w_sum = np.zeros((bsz, n_out), w.dtype)
-        _forward_rows(t, w, np_dt(theta), np_dt(t_max), _threads(), ts, order, n_spk, t_out, n_causal, w_sum)
+        _forward_rows(
+            t, w, np_dt(theta), np_dt(t_max), _threads(), presorted, ts, order, n_spk, t_out, n_causal, w_sum
+        )
         ctx.saved = _Saved(t, ts, order, n_spk, w, t_out, n_causal, w_sum, np_dt(t_max))
         ctx.in_dtype = t_in.dtype
         return torch.from_numpy(t_out.copy())  # the saved array must not change if the output is edited in place
