@@ -78,21 +78,26 @@ def timed_against(
     rewarm: int,
     note: str,
     ref_note: str | None = None,
-) -> tuple[BenchRow, BenchRow]:
-    """Rows for a reference step and a variant step timed alternately (:func:`interleaved_ms`).
+    more: tuple[tuple[str, Callable[[], object]], ...] = (),
+) -> list[BenchRow]:
+    """Rows for a reference step and variant steps timed alternately (:func:`interleaved_ms`).
 
-    ``ref``/``variant`` are ``(name, step)``; the variant row carries the ratio to the reference and,
-    on CUDA, the peak memory of the pair.  ``ref_note`` is the reference row's note (default ``note``).
+    ``ref``/``variant`` (and each of ``more``, further variants of the same round-robin) are ``(name,
+    step)``; each variant row carries the ratio to the reference and, on CUDA, the peak memory of the
+    group.  ``ref_note`` is the reference row's note (default ``note``).  Returns the reference row, then
+    the variants' rows in order.
     """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    ms = interleaved_ms({"ref": ref[1], "var": variant[1]}, device, warmup, repeats, rewarm)
+    variants = (variant, *more)
+    fns = {"ref": ref[1]} | {f"var{i}": v[1] for i, v in enumerate(variants)}
+    ms = interleaved_ms(fns, device, warmup, repeats, rewarm)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    ref_row = BenchRow(bench, ref[0], ms["ref"], note=note if ref_note is None else ref_note)
-    row = BenchRow(
-        bench, variant[0], ms["var"], reference=ref[0], ratio=ms["var"] / ms["ref"], peak_mem_mb=peak, note=note
-    )
-    return ref_row, row
+    rows = [BenchRow(bench, ref[0], ms["ref"], note=note if ref_note is None else ref_note)]
+    for i, (name, _) in enumerate(variants):
+        var = ms[f"var{i}"]
+        rows.append(BenchRow(bench, name, var, reference=ref[0], ratio=var / ms["ref"], peak_mem_mb=peak, note=note))
+    return rows
 
 
 def adam_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:

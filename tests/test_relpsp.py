@@ -38,11 +38,12 @@ def _simulate(t_in: torch.Tensor, w: torch.Tensor, theta: float, t_max: float, d
 
 @pytest.fixture(params=[f"{lay}/{mode}" for lay in ("wide", "rows", "pairs") for mode in ("causal", "complement")])
 def kernel_path(request, monkeypatch) -> str:  # noqa: ANN001
-    """Every code path of the fast kernel, whatever the layer width and the backward's own choice: the
+    """Every code path of the PyTorch kernel, whatever the layer width and the backward's own choice: the
     forward's step layout (``wide``: batched product; ``rows``/``pairs``: running sums laid out with the
     rows or the segments innermost; see ``_Scan``) and the backward (scan of the causal sets, or matrix
     products less the complement)."""
     layout, mode = request.param.split("/")
+    monkeypatch.setenv("SNNREPRO_RELPSP_KERNEL", "torch")  # layers too: the default on CPUs is the numba kernel
     monkeypatch.setattr(relpsp_kernel, "NARROW", 1 if layout == "wide" else 10**9)
     monkeypatch.setattr(relpsp_kernel, "ROWS_LAST_CHUNK", 10**9 if layout == "rows" else 0)
     monkeypatch.setattr(relpsp_kernel, "BACKWARD_MODE", mode)

@@ -11,8 +11,9 @@ input density) and on where the neurons fire (the weights).  Each architecture i
   input set (deterministic: seed 0, the same batches) -- the step time moves as the firing pattern
   changes during training.
 
-Every SNN row is timed alternately with the ANN of the same shape (same batch, Adam) in the same
-run; the ratio is SNN / ANN.
+Each STDBP network is timed with each CPU kernel of :mod:`snnrepro.neurons.relpsp` (``numba``, the
+default on CPUs, and ``torch``; on a GPU only ``torch``), the same weights in both, alternately with the
+ANN of the same shape (same batch, Adam) in the same run; the ratio is SNN / ANN.
 """
 
 from __future__ import annotations
@@ -49,11 +50,18 @@ def _input_sets(n: int) -> list[tuple[torch.Tensor, str]]:
     return sets
 
 
-def _snn(spec_id: str) -> tuple[nn.Module, str, float]:
+def _kernels(device: torch.device) -> tuple[str, ...]:
+    """The first-spike kernels to time: numba (when it imports) and torch on CPUs, torch elsewhere."""
+    from snnrepro.neurons.relpsp import kernel_numba
+
+    return ("numba", "torch") if device.type == "cpu" and kernel_numba.AVAILABLE else ("torch",)
+
+
+def _snn(spec_id: str, kernel: str = "auto") -> tuple[nn.Module, str, float]:
     from snnrepro.spec import load_spec
 
     spec = load_spec(spec_id)
-    net = build_relpsp(spec.model.arch, (1, 28, 28), 10, **spec.model.params)
+    net = build_relpsp(spec.model.arch, (1, 28, 28), 10, **spec.model.params, kernel=kernel)
     return nn.Sequential(Latency(**spec.encoder.params), net), spec.model.arch, spec.optimizer.lr
 
 
@@ -81,25 +89,32 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
         x, y = x_all[:BATCH], y_all[:BATCH]
         density = 100 * float((x > 0).float().mean())
         for spec_id, ann_name in CASES:
-            torch.manual_seed(0)
-            snn, arch, lr = _snn(spec_id)
-            snn = snn.to(device)
+            snns = {}
+            for kernel in _kernels(device):
+                torch.manual_seed(0)
+                snn, arch, lr = _snn(spec_id, kernel)
+                snns[kernel] = snn.to(device)
+            first, *others = snns.values()
             ann = build_relu(arch, (1, 28, 28), 10, padding="valid").to(device)
             for state in ("init", f"after {warm_steps} steps"):
                 if state != "init":
-                    _warm(snn, x_all, y_all, lr, warm_steps)
-                snn_copy = copy.deepcopy(snn)  # the timed steps must not move the state being measured
+                    _warm(first, x_all, y_all, lr, warm_steps)
+                    for other in others:
+                        other.load_state_dict(first.state_dict())
+                steps = [  # copies: the timed steps must not move the state being measured
+                    (f"STDBP {arch} {kernel} [{source}, {state}]", adam_step_fn(copy.deepcopy(snn), x, y))
+                    for kernel, snn in snns.items()
+                ]
                 note = f"batch {BATCH}, {source} ({density:.0f} % pixels spike), t_max 1000, {state}; alternate"
                 rows += timed_against(
-                    "stdbp", (f"{ann_name} ANN", adam_step_fn(ann, x, y)),
-                    (f"STDBP {arch} [{source}, {state}]", adam_step_fn(snn_copy, x, y)),
-                    device, warmup=1, repeats=repeats, rewarm=3, ref_note=f"batch {BATCH}, Adam", note=note,
+                    "stdbp", (f"{ann_name} ANN", adam_step_fn(ann, x, y)), steps[0], device, warmup=1,
+                    repeats=repeats, rewarm=3, ref_note=f"batch {BATCH}, Adam", note=note, more=tuple(steps[1:]),
                 )  # fmt: skip
     return _relative_to_mnist_init(rows)
 
 
 def _relative_to_mnist_init(rows: list[BenchRow]) -> list[BenchRow]:
-    """Add to each STDBP row its step time over the same architecture's first (MNIST, init) row."""
+    """Add to each STDBP row its step time over the same architecture and kernel's first (MNIST, init) row."""
     base: dict[str, float] = {}
     for r in rows:
         if r.name.startswith("STDBP "):

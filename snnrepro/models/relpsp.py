@@ -123,8 +123,10 @@ def build(
 
     Params: the neuron's (:class:`~snnrepro.neurons.relpsp.RelPspConfig`): ``theta`` threshold;
     ``t_max`` simulation window (silent neurons output ``t_max``); ``init``/``gain``/``mean`` weight
-    init N(mean/fan_in, gain^2/fan_in); ``chunk`` inputs per scan step of the fast kernel (``None``:
-    chosen per layer); ``reference`` the slow reference kernel (tests).  The network's: ``padding``
+    init N(mean/fan_in, gain^2/fan_in); ``chunk`` inputs per scan step of the PyTorch kernel (``None``:
+    chosen per layer); ``kernel`` auto | torch | numba (``auto``: the compiled CPU kernel on CPU tensors,
+    ``$SNNREPRO_RELPSP_KERNEL`` overrides it; see ``resolve_kernel``); ``reference`` the slow reference
+    kernel (tests).  The network's: ``padding``
     valid | same (padding = no spike); ``silent_output`` ``zero`` (Eq. 14: a silent output neuron has
     no gradient) or ``window_end`` (:func:`window_end_times`), ``silent_slope`` its assumed ``dV/dt``
     at the window's end.

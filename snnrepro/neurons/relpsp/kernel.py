@@ -40,7 +40,9 @@ ones (:func:`_grads`).  No dense ``[B, in, out]`` tensor is ever built.
 :func:`first_spike_times_reference` is the obvious full-tensor version (kept as the reference the tests
 compare against; it uses the same crossing test).  Costs and measurements: docs/performance-stdbp.md.
 
-The layers that call this kernel are in :mod:`snnrepro.neurons.relpsp.layers`.
+The layers that call this kernel are in :mod:`snnrepro.neurons.relpsp.layers`; on CPUs they call by default
+the same kernel compiled with numba (:mod:`snnrepro.neurons.relpsp.kernel_numba`, tested against this one and
+the reference), this one on GPUs or when asked (``kernel="torch"``, ``SNNREPRO_RELPSP_KERNEL=torch``).
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 The neuron model, its exact gradients and the algorithm are described there.  Layers:
 :class:`RelPspDense` (``[B, in] -> [B, out]``), :class:`RelPspConv2d` (im2col, then the
 same kernel per output position; padding is "no spike"), :class:`MinPool2d` (earliest spike wins,
-``min`` of the times = max pooling of ``-t``).
+``min`` of the times = max pooling of ``-t``).  :func:`resolve_kernel` picks the implementation of the
+kernel per call: the compiled CPU one (:mod:`.kernel_numba`) or the PyTorch one (:mod:`.kernel`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnrepro.neurons.relpsp import kernel_numba
 from snnrepro.neurons.relpsp.kernel import first_spike_times, first_spike_times_reference
+
+KERNELS = ("auto", "torch", "numba")
+#: environment variable that replaces ``kernel="auto"`` (benches, A/B runs): ``torch`` or ``numba``
+KERNEL_ENV = "SNNREPRO_RELPSP_KERNEL"
+
+
+def resolve_kernel(kernel: str, device: torch.device) -> str:
+    """The implementation a layer call uses: ``torch`` or ``numba``.
+
+    ``auto`` is ``$SNNREPRO_RELPSP_KERNEL`` when set, else ``numba`` on CPU tensors when numba imports,
+    else ``torch``; whatever ``auto`` gives, tensors on other devices take ``torch``.  An explicit
+    ``numba`` on a non-CPU device (or without numba) is an error, not a silent fallback.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"relpsp: kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel == "auto":
+        env = os.environ.get(KERNEL_ENV, "").strip()
+        if env and env not in KERNELS[1:]:
+            raise ValueError(f"relpsp: {KERNEL_ENV} must be torch or numba, got {env!r}")
+        choice = env or ("numba" if kernel_numba.AVAILABLE else "torch")
+        return choice if device.type == "cpu" and kernel_numba.AVAILABLE else "torch"
+    if kernel == "numba" and not kernel_numba.AVAILABLE:
+        raise ValueError("relpsp: kernel='numba' needs numba installed")
+    if kernel == "numba" and device.type != "cpu":
+        raise ValueError(f"relpsp: kernel='numba' runs on CPU tensors only, got {device}")
+    return kernel
 
 
 def _init_weight(weight: torch.Tensor, fan_in: int, init: str, gain: float, mean: float) -> None:
@@ -38,8 +67,10 @@ class RelPspConfig:
 
     ``theta`` threshold, ``t_max`` end of the simulation window (silent neurons output ``t_max``),
     ``init``/``gain``/``mean`` the weight initialisation (:func:`_init_weight`), ``chunk`` inputs
-    per scan step (``None``: chosen per layer), ``reference=True`` uses
-    :func:`first_spike_times_reference` (slow; for tests and checks).
+    per scan step of the PyTorch kernel (``None``: chosen per layer), ``kernel`` the implementation
+    (``auto`` | ``torch`` | ``numba``, :func:`resolve_kernel`; not a spec param of the committed specs,
+    so their hashes do not see it), ``reference=True`` uses :func:`first_spike_times_reference` (slow;
+    for tests and checks).
     """
 
     theta: float = 1.0
@@ -49,6 +80,7 @@ class RelPspConfig:
     mean: float = 0.0
     chunk: int | None = None
     reference: bool = False
+    kernel: str = "auto"
 
 
 class _RelPspLayer(nn.Module):
@@ -63,14 +95,20 @@ class _RelPspLayer(nn.Module):
         theta, t_max = cfg.theta, cfg.t_max
         if theta <= 0 or t_max <= 0:
             raise ValueError(f"{type(self).__name__}: theta and t_max must be positive, got {theta}, {t_max}")
+        if cfg.kernel not in KERNELS:
+            raise ValueError(f"{type(self).__name__}: kernel must be one of {', '.join(KERNELS)}, got {cfg.kernel!r}")
         self.theta, self.t_max, self.chunk, self.reference = theta, t_max, cfg.chunk, cfg.reference
+        self.impl = cfg.kernel  # not self.kernel: RelPspConv2d.kernel is the kernel size
         self.weight = nn.Parameter(torch.empty(fan_in, n_out))
         _init_weight(self.weight, fan_in, cfg.init, cfg.gain, cfg.mean)
 
     def _times(self, t_in: torch.Tensor) -> torch.Tensor:
-        """First-spike times of ``[N, fan_in]`` input times: the fast kernel, or the reference one."""
+        """First-spike times of ``[N, fan_in]`` input times: a fast kernel (:func:`resolve_kernel`), or the
+        reference one."""
         if self.reference:
             return first_spike_times_reference(t_in, self.weight, self.theta, self.t_max)
+        if resolve_kernel(self.impl, t_in.device) == "numba":
+            return kernel_numba.first_spike_times_numba(t_in, self.weight, self.theta, self.t_max)
         return first_spike_times(t_in, self.weight, self.theta, self.t_max, self.chunk)
 
 
