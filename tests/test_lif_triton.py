@@ -44,7 +44,7 @@ def tk() -> Any:
 @pytest.mark.skipif(IN_PROCESS, reason="the interpreter tests run in this process")
 def test_in_interpreter_subprocess() -> None:
     """This file in a child pytest with ``TRITON_INTERPRET=1`` (keeps this process's triton compiled)."""
-    env = {**os.environ, "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {**os.environ, "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": "", "SNNREPRO_TRITON_CHILD": "1"}
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", str(Path(__file__).resolve())],
@@ -182,3 +182,47 @@ def test_lif_family_defaults_to_auto_and_spec_hashes_ignore_it() -> None:
     assert {m.backend for m in net.modules() if isinstance(m, LIF)} == {"auto"}
     spec = load_spec("mnist-bpsta-small")
     assert "backend" not in spec.model.params
+
+
+AOT_SCRIPT = """
+import itertools
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from snnrepro.neurons.lif import triton_kernel as tk
+
+assert not tk.interpreted()
+target = GPUTarget("cuda", 90, 32)
+scalars = ("lam", "theta", "v_reset", "u0")
+for dt, reset, refractory, store in itertools.product(("fp32", "bf16"), (0, 1, 2), (0, 2), (False, True)):
+    sig = {"x_ptr": "*" + dt, "o_ptr": "*" + dt, "h_ptr": "*" + dt, "N": "i32", "T": "i32",
+           **dict.fromkeys(scalars, "fp32"), **dict.fromkeys(("RESET", "REFRACTORY", "STORE_H", "BLOCK"), "constexpr")}
+    consts = {"RESET": reset, "REFRACTORY": refractory, "STORE_H": store, "BLOCK": 1024}
+    assert "cubin" in triton.compile(ASTSource(tk._lif_fwd, sig, consts), target=target).asm
+flags = (False, True)
+variants = [(*v, 0) for v in itertools.product((0, 1, 2), (0, 1), flags, flags)]  # every branch but the surrogate
+variants += [(0, 0, True, False, sg) for sg in range(1, 6)]  # each other surrogate once
+for reset, refractory, b_from_h, bpsa, sg in variants:
+    sig = {"x_ptr": "*fp32", "o_ptr": "*fp32", "go_ptr": "*fp32", "gx_ptr": "*fp32", "N": "i32", "T": "i32",
+           **dict.fromkeys((*scalars, "b_const", "sg_p"), "fp32"),
+           **dict.fromkeys(("RESET", "REFRACTORY", "B_FROM_H", "BPSA", "SG", "BLOCK"), "constexpr")}
+    consts = {"RESET": reset, "REFRACTORY": refractory, "B_FROM_H": b_from_h, "BPSA": bpsa, "SG": sg, "BLOCK": 1024}
+    assert "cubin" in triton.compile(ASTSource(tk._lif_bwd, sig, consts), target=target).asm
+print("compiled")
+"""
+
+
+@pytest.mark.skipif(os.environ.get("SNNREPRO_TRITON_CHILD") == "1", reason="the parent process runs it")
+def test_kernels_compile_for_hopper_without_a_gpu(tmp_path: Path) -> None:
+    """The compiled (not interpreted) kernels build to a cubin for sm_90 in every constexpr variant.
+
+    Triton compiles ahead of time without a device (its bundled ptxas), in a child process without
+    ``TRITON_INTERPRET``: the check that the interpreter cannot make (types of loop-carried values,
+    constexpr branches) on machines without CUDA.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", AOT_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=1800)  # fmt: skip
+    assert proc.returncode == 0 and "compiled" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-4000:]
