@@ -25,6 +25,7 @@ module is imported the kernels run in Triton's interpreter on CPU tensors (what 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -203,6 +204,11 @@ def _block(n: int) -> int:
     return max(128, min(1024, triton.next_power_of_2(max(1, n // 512))))
 
 
+def _on(x: torch.Tensor) -> Any:
+    """The launch context: ``x``'s CUDA device current (Triton launches on the current device)."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+
+
 def _reset_factor(cfg: LIFConfig) -> tuple[bool, float]:
     """``(B_FROM_H, b_const)`` of :func:`_lif_bwd`: ``b_t = du_t/do_t`` incl. BPTA's alpha."""
     alpha = cfg.residual
@@ -224,10 +230,11 @@ class LIFTritonFunction(torch.autograd.Function):
         h = torch.empty_like(x) if store_h else x.new_empty(0)
         if n:
             block = _block(n)
-            _lif_fwd[(triton.cdiv(n, block),)](
-                x, o, h if store_h else o, n, steps, cfg.decay, cfg.threshold, cfg.v_reset, cfg.initial,
-                RESET=RESET_CODES[cfg.reset], REFRACTORY=cfg.refractory, STORE_H=store_h, BLOCK=block,
-            )  # fmt: skip
+            with _on(x):
+                _lif_fwd[(triton.cdiv(n, block),)](
+                    x, o, h if store_h else o, n, steps, cfg.decay, cfg.threshold, cfg.v_reset, cfg.initial,
+                    RESET=RESET_CODES[cfg.reset], REFRACTORY=cfg.refractory, STORE_H=store_h, BLOCK=block,
+                )  # fmt: skip
         ctx.cfg = cfg
         ctx.save_for_backward(x, o)
         ctx.mark_non_differentiable(h)
@@ -245,11 +252,12 @@ class LIFTritonFunction(torch.autograd.Function):
             b_from_h, b_const = _reset_factor(cfg)
             sg = cfg.surrogate
             sg_p = float(getattr(sg, _SURROGATE_PARAM[sg.name]))
-            _lif_bwd[(triton.cdiv(n, block),)](
-                x, o, grad_o, grad_x, n, steps, cfg.decay, cfg.threshold, cfg.v_reset, cfg.initial, b_const, sg_p,
-                RESET=RESET_CODES[cfg.reset], REFRACTORY=cfg.refractory, B_FROM_H=b_from_h, BPSA=cfg.bpsa,
-                SG=SURROGATE_CODES[sg.name], BLOCK=block,
-            )  # fmt: skip
+            with _on(x):
+                _lif_bwd[(triton.cdiv(n, block),)](
+                    x, o, grad_o, grad_x, n, steps, cfg.decay, cfg.threshold, cfg.v_reset, cfg.initial, b_const, sg_p,
+                    RESET=RESET_CODES[cfg.reset], REFRACTORY=cfg.refractory, B_FROM_H=b_from_h, BPSA=cfg.bpsa,
+                    SG=SURROGATE_CODES[sg.name], BLOCK=block,
+                )  # fmt: skip
         return grad_x, None, None
 
 
