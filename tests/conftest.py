@@ -1,12 +1,23 @@
-"""Shared test helpers: small real-data (digits) specs and a private experiments/results/data folder."""
+"""Shared test helpers: small real-data (digits) specs and a private experiments/results/data folder.
+
+Without CUDA, ``TRITON_INTERPRET=1`` is set here, before anything imports ``triton`` (``torch._dynamo``
+does, through ``snnrepro.engine``): Triton's CPU interpreter is chosen at that import, and
+``tests/test_lif_triton.py`` runs the LIF Triton kernels in it.  With CUDA that file runs itself in a
+child process instead, so that ``tests/test_gpu.py`` gets compiled kernels.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from snnrepro.engine.fit import ProgressSink
 

@@ -10,7 +10,9 @@ implementation uses hard reset to 0, threshold 1, decay 0.5 (SpikingJelly ``tau=
 current-based LIF with the SuperSpike surrogate (its defaults).  Peers that are not installed are
 skipped with a note (``pip install snnrepro[bench]``).
 
-Rows: ms per step (median after warm-up; the checkpointed row trades a second forward for memory),
+Rows: ms per step (median after warm-up; the checkpointed row trades a second forward for memory;
+the Triton row (``backend="triton"``, :mod:`snnrepro.neurons.lif.triton_kernel`) only on CUDA, its note
+gives the ratio to SpikingJelly's multi-step net, target <= 1.5x),
 ratio to the fastest peer, ratio to ``T x`` the same-shape
 ANN step (ReLU instead of LIF, one sample batch per step), and memory: on CUDA the peak allocated
 memory, on CPU the bytes of tensors autograd saves for backward during one forward (deduplicated by
@@ -35,6 +37,8 @@ from snnrepro.registry import BENCHES
 
 T, B, CLASSES = 16, 32, 10
 FUSED = "snnrepro LIF (fused time loop)"
+TRITON = "snnrepro LIF (Triton kernels)"
+SJ_MULTI = "SpikingJelly (multi-step)"
 CHECKPOINTED = "snnrepro LIF (fused, activation checkpointing)"
 DECAY, THETA = 0.5, 1.0
 
@@ -160,7 +164,7 @@ def _norse() -> nn.Module:
 
 
 PEERS: dict[str, tuple[str, Callable[[], nn.Module]]] = {
-    "SpikingJelly (multi-step)": ("spikingjelly", lambda: _spikingjelly(True)),
+    SJ_MULTI: ("spikingjelly", lambda: _spikingjelly(True)),
     "SpikingJelly (single-step loop)": ("spikingjelly", lambda: _spikingjelly(False)),
     "snnTorch (Leaky, per-step loop)": ("snntorch", _snntorch),
     "Norse (multi-step LIF)": ("norse", _norse),
@@ -232,6 +236,9 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     makers[FUSED] = lambda: SnnreproNet("fused")
     makers["snnrepro LIF (autograd time loop)"] = lambda: SnnreproNet("autograd")
     makers[CHECKPOINTED] = lambda: SnnreproNet("fused", checkpoint=True)
+    triton_skip = _triton_skip(device)
+    if triton_skip is None:
+        makers[TRITON] = lambda: SnnreproNet("triton")
     models, fns = {}, {}
     for label, make in makers.items():
         torch.manual_seed(0)
@@ -245,14 +252,28 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
     peers = [k for k in ms if k in PEERS]
     fastest = min(peers, key=lambda k: ms[k]) if peers else None
     rows = [BenchRow("lif", f"{ann_label} x T={T}", ann_t, note=f"{note}; one step {ms[ann_label]:.1f} ms")]
-    for label in [*peers, FUSED, "snnrepro LIF (autograd time loop)", CHECKPOINTED]:
+    ours = [FUSED, "snnrepro LIF (autograd time loop)", CHECKPOINTED, *([TRITON] if TRITON in ms else [])]
+    for label in [*peers, *ours]:
         vs_peer = f"{ms[label] / ms[fastest]:.2f}x fastest peer" if fastest else "no peer installed"
+        if label == TRITON and SJ_MULTI in ms:
+            vs_peer += f", {ms[label] / ms[SJ_MULTI]:.2f}x {SJ_MULTI} (target <= 1.5x)"
         rows.append(
             BenchRow("lif", label, ms[label], reference="ANN x T", ratio=ms[label] / ann_t, peak_mem_mb=mem[label],
                      note=f"{vs_peer}; {mem_kind} MB")
         )  # fmt: skip
     if fastest:
         rows[len(peers) + 1].note += f"; fastest peer: {fastest}"
+    if triton_skip is not None:
+        rows.append(BenchRow("lif", TRITON, float("nan"), note=f"skipped: {triton_skip}"))
     for label in skipped:
         rows.append(BenchRow("lif", label, float("nan"), note="skipped: not installed (pip install snnrepro[bench])"))
     return rows
+
+
+def _triton_skip(device: torch.device) -> str | None:
+    """Why the Triton row is not measured on ``device`` (``None``: it is)."""
+    if device.type != "cuda":
+        return f"the Triton kernels run on CUDA only (device {device.type})"
+    if importlib.util.find_spec("triton") is None:
+        return "triton is not installed"
+    return None

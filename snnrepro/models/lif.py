@@ -67,8 +67,10 @@ class LIFNodeConfig:
     """The ``lif`` family's neuron params (declared once): BPSA/BPTA ``gradient`` mode and the LIF's settings.
 
     ``gradient`` one of :data:`~snnrepro.neurons.lif.GRADIENT_MODES`; ``detach_reset`` defaults to the
-    mode's (see the module docstring); ``surrogate`` defaults to the rectangular one of width 1; the other
-    fields are :class:`~snnrepro.neurons.lif.LIFConfig`'s and :class:`~snnrepro.neurons.lif.LIF`'s.
+    mode's (see the module docstring); ``surrogate`` defaults to the rectangular one of width 1; ``backend``
+    defaults to ``auto`` (the Triton kernels for CUDA float32/16 tensors, else the fused PyTorch loop; not
+    part of a spec's hash unless the spec sets it); the other fields are
+    :class:`~snnrepro.neurons.lif.LIFConfig`'s and :class:`~snnrepro.neurons.lif.LIF`'s.
     """
 
     gradient: str = "bpsa_bpta"
@@ -78,7 +80,7 @@ class LIFNodeConfig:
     surrogate: Any = None
     reset: str = "hard"
     detach_reset: bool | None = None
-    backend: str = "fused"
+    backend: str = "auto"
 
     def factory(self) -> NodeFactory:
         """``shape -> LIF`` with these settings, validated once here with a clear message."""

@@ -2,7 +2,9 @@
 
 :mod:`.kernel` holds the time loop (``h_t = lambda u_{t-1} + x_t``, ``o_t = H(h_t - theta)``, reset; the
 fused :class:`LIFFunction` and its backward, the autograd reference, :func:`lif_multistep`, :class:`LIFConfig`);
-:mod:`.layers` the :class:`LIF` module built on it.  The public names of both are re-exported here.
+:mod:`.layers` the :class:`LIF` module built on it; :mod:`.triton_kernel` the same loop as Triton
+kernels (``backend="triton"``/``"auto"``, imported lazily by :func:`lif_multistep`, not here).  The
+public names of the first two are re-exported here.
 """
 
 from snnrepro.neurons.lif.kernel import (

@@ -43,7 +43,8 @@ API (``x_seq`` is ``[T, B, ...]``; synaptic layers are applied to ``[T*B, ...]``
 
     lif_multistep(x_seq, decay=0.9, threshold=0.5, reset="hard", v_reset=0.0, detach_reset=False,
                   refractory=0, surrogate="rectangular", adjust="none", alpha=0.2, v_init=None,
-                  return_membrane=False, backend="fused") -> spikes [T, B, ...]  (or (spikes, h))
+                  return_membrane=False, backend="fused")  -> spikes [T, B, ...]  (or (spikes, h))
+                  (backend: "fused" | "autograd" | "triton" | "auto")
     LIF(**same keyword arguments) -> nn.Module, forward(x_seq) -> spikes
     LIFConfig(...)                  -> the frozen settings object both use
     GRADIENT_MODES["baseline" | "bpsa" | "bpsa_bpta"] -> dict(adjust=..., detach_reset=...)
@@ -52,7 +53,13 @@ API (``x_seq`` is ``[T, B, ...]``; synaptic layers are applied to ``[T*B, ...]``
 the pre-reset membrane ``h`` (and reuses the output spikes), and computes the backward above in place;
 ``backend="autograd"`` is the same forward written step by step with ordinary autograd (the
 BPSA/BPTA authors' construction ``o = where(h >= theta, h, 0) / h.detach()``), the reference the
-tests compare against.  ``h`` returned with ``return_membrane`` carries no gradient.
+tests compare against; ``backend="triton"`` runs the loop as two Triton kernels on CUDA
+(:mod:`snnrepro.neurons.lif.triton_kernel`: one pass over ``x`` forward, a recompute plus a reverse pass
+backward; saves nothing but ``x`` and the spikes) and raises a ``ValueError`` naming what it does not
+support (float64, a surrogate outside the built-in six, a CPU tensor outside Triton's interpreter);
+``backend="auto"`` is ``triton`` for CUDA tensors it supports, ``fused`` otherwise (so always ``fused``
+on the CPU; triton is imported only when a CUDA tensor or ``triton`` asks for it).  ``h`` returned with
+``return_membrane`` carries no gradient.
 
 The layer built on this kernel (:class:`~snnrepro.neurons.lif.layers.LIF`) is in
 :mod:`snnrepro.neurons.lif.layers`.
@@ -73,7 +80,7 @@ from snnrepro.neurons.surrogate import Surrogate, build_surrogate
 
 ADJUSTMENTS = ("none", "bpsa", "bpta", "bpsa_bpta")
 RESETS = ("hard", "soft", "none")
-BACKENDS = ("fused", "autograd")
+BACKENDS = ("fused", "autograd", "triton", "auto")
 
 GRADIENT_MODES: dict[str, dict[str, Any]] = {
     "baseline": {"adjust": "none", "detach_reset": False},
@@ -307,10 +314,40 @@ def lif_multistep(
     )
     if x_seq.dim() < 2:
         raise ValueError(f"lif_multistep: expected [T, B, ...] input, got shape {tuple(x_seq.shape)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"lif_multistep: backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        backend = "triton" if x_seq.is_cuda and triton_unsupported(x_seq, cfg) is None else "fused"
     if backend == "fused":
         spikes, h = LIFFunction.apply(x_seq, cfg)
     elif backend == "autograd":
         spikes, h = _lif_autograd(x_seq, cfg)
     else:
-        raise ValueError(f"lif_multistep: backend must be one of {BACKENDS}, got {backend!r}")
+        module = _triton_module()
+        if module is None:
+            raise ValueError(f"lif_multistep: backend 'triton' needs the triton package ({_TRITON_ERROR[0]})")
+        spikes, h = module.lif_triton(x_seq, cfg, store_h=return_membrane)
     return (spikes, h) if return_membrane else spikes
+
+
+_TRITON_ERROR: list[str] = []
+
+
+def _triton_module() -> Any:
+    """:mod:`snnrepro.neurons.lif.triton_kernel`, imported on first use; ``None`` where triton does not import."""
+    if _TRITON_ERROR:
+        return None
+    try:
+        from snnrepro.neurons.lif import triton_kernel
+    except ImportError as exc:  # triton missing or broken: auto falls back to fused
+        _TRITON_ERROR.append(f"{type(exc).__name__}: {exc}")
+        return None
+    return triton_kernel
+
+
+def triton_unsupported(x: torch.Tensor, cfg: LIFConfig) -> str | None:
+    """Why ``backend="triton"`` cannot run ``cfg`` on ``x`` (``None`` if it can): what ``auto`` checks."""
+    module = _triton_module()
+    if module is None:
+        return f"triton does not import ({_TRITON_ERROR[0]})"
+    return module.unsupported(x, cfg)  # type: ignore[no-any-return]
