@@ -137,3 +137,21 @@ CHANNELS_LAST_ATOL = 1e-5
 COMPILE_ATOL = 1e-4
 BF16_ACC_TOL = 0.05
 BF16_LOSS_RTOL = 0.1
+
+
+def test_throughput_bench_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's rows on small nets: a plain loop, the engine and one row per option with its ratio; an option
+    the family refuses, and compile on the CPU, are rows that say why."""
+    from snnrepro.benches import throughput
+
+    monkeypatch.setattr(throughput, "ROWS", ("mnist-rsn-mlp", "mnist-stdbp-mlp400"))
+    rows = {r.name: r for r in throughput.run(CPU, quick=True)}
+    for sid in throughput.ROWS:
+        plain = rows[f"{sid} plain loop"]
+        assert plain.ratio is None and plain.ms_per_step > 0 and "samples/s" in plain.note
+        for name in ("engine", "engine + channels_last", "engine + data_on_device"):
+            r = rows[f"{sid} {name}"]
+            assert r.reference == plain.name and r.ratio == pytest.approx(r.ms_per_step / plain.ms_per_step)
+        assert rows[f"{sid} engine + compile"].note.startswith("skipped on the CPU")
+    assert rows["mnist-rsn-mlp engine + amp bf16"].ratio is not None
+    assert "refused" in rows["mnist-stdbp-mlp400 engine + amp bf16"].note
