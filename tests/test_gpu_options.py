@@ -155,3 +155,14 @@ def test_throughput_bench_rows(monkeypatch: pytest.MonkeyPatch) -> None:
         assert rows[f"{sid} engine + compile"].note.startswith("skipped on the CPU")
     assert rows["mnist-rsn-mlp engine + amp bf16"].ratio is not None
     assert "refused" in rows["mnist-stdbp-mlp400 engine + amp bf16"].note
+
+
+def test_throughput_option_rows_timed_apart() -> None:
+    """An option timed in a group of its own (how compile rows run on a GPU): only its row, against a re-timed
+    plain loop."""
+    from snnrepro.benches import throughput
+
+    s = {"batches": 1, "batch_cap": 2, "repeats": 1, "compile": False, "budget": 60.0}
+    rows = throughput._rows_of("mnist-rsn-mlp", CPU, s, float("inf"), (("cl", "channels_last", True),), False)
+    assert [r.name for r in rows] == ["mnist-rsn-mlp engine + cl"]
+    assert rows[0].ratio is not None and "plain loop re-timed here" in rows[0].note
