@@ -19,6 +19,7 @@ from torch import nn
 from snnrepro.data.base import DataBundle
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.optim import build_optimizer, build_scheduler
+from snnrepro.engine.speed import runner, to_memory_format
 from snnrepro.registry import ENCODERS, LOSSES, MODELS, RULES
 from snnrepro.spec import Spec, SpecError
 from snnrepro.spec.deep import check_analyses, check_size, meta_network, model_errors, param_errors, weights_bytes
@@ -37,13 +38,23 @@ def available_memory() -> int | None:
 
 @dataclass
 class Built:
-    """Everything a run trains with: ``model`` is ``nn.Sequential(encoder, net)`` on the device."""
+    """Everything a run trains with: ``model`` is ``nn.Sequential(encoder, net)`` on the device.
+
+    ``runner`` is the module evaluation calls: ``model`` itself, or with the spec's GPU options
+    (:mod:`snnrepro.engine.speed`: autocast, channels_last inputs, ``torch.compile``) around it; the rule
+    trains the same (under DDP: around the wrapped model); checkpoints and analyses use ``model``.
+    """
 
     model: nn.Module
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     rule: Any
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    runner: nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        if self.runner is None:
+            self.runner = self.model
 
 
 def build(spec: Spec, bundle: DataBundle, device: torch.device, dist: ddp.DistInfo | None = None) -> Built:
@@ -59,20 +70,22 @@ def build(spec: Spec, bundle: DataBundle, device: torch.device, dist: ddp.DistIn
     model.add_module("encoder", encoder)
     model.add_module("net", net)
     model.to(device)
+    to_memory_format(model, spec.train)
     with param_errors(where, "loss.params"):
         loss_fn = LOSSES.get(spec.loss.name)(**spec.loss.params)
-    trained: nn.Module = model
+    trained = evaluated = runner(model, spec.train, device)
     if dist is not None and dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
-        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        ddp_model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        trained = runner(ddp_model, spec.train, device)
     with param_errors(where, "rule.params"):
         rule = RULES.get(spec.rule.name)(trained, loss_fn, **spec.rule.params)
     check_analyses(spec, where)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.schedule, spec.train.epochs)
-    return Built(model, loss_fn, rule, optimizer, scheduler)
+    return Built(model, loss_fn, rule, optimizer, scheduler, evaluated)
 
 
 def _network(spec: Spec, bundle: DataBundle, where: str) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from snnrepro.engine.lifecycle import (
     save_final,
     sigterm_as_interrupt,
 )
-from snnrepro.engine.loaders import EvalLoaders, RunData, eval_loaders, load_run_data, train_loader
+from snnrepro.engine.loaders import EvalLoaders, RunData, eval_loaders, load_run_data
 from snnrepro.engine.seeding import rng_state, seed_everything, set_rng_state
 from snnrepro.metrics.accuracy import count_correct
 from snnrepro.notice import notice
@@ -119,7 +119,7 @@ class EpochStats:
 
 def train_one_epoch(
     b: Built,
-    loader: DataLoader,
+    loader: Iterable[Any],
     device: torch.device,
     epoch: int,
     batches: int,
@@ -134,7 +134,7 @@ def train_one_epoch(
     for i, (x, y) in enumerate(loader):
         if i >= batches:
             break
-        x, y = to_device(x, device), y.to(device)
+        x, y = to_device(x, device), y.to(device, non_blocking=True)
         loss, scores = b.rule.step(x, y, b.optimizer, grad_clip)
         loss_v = float(loss)
         if dist.enabled:  # every rank must see the same divergence decision
@@ -153,7 +153,7 @@ def train_one_epoch(
 
 def evaluate(
     model: nn.Module,
-    loader: DataLoader,
+    loader: Iterable[Any],
     loss_fn: Callable,
     device: torch.device,
     max_batches: int | None,
@@ -166,7 +166,7 @@ def evaluate(
         for i, (x, y) in enumerate(loader):
             if max_batches is not None and i >= max_batches:
                 break
-            x, y = to_device(x, device), y.to(device)
+            x, y = to_device(x, device), y.to(device, non_blocking=True)
             scores = model(x)
             loss_sum += float(loss_fn(scores, y)) * len(y)
             correct += count_correct(scores, y)
@@ -281,7 +281,7 @@ def _train(loop: Loop) -> BaseException | None:
 def _epoch(loop: Loop, epoch: int) -> None:
     """Train one epoch, evaluate it, then write its checkpoint, record and metrics CSV."""
     run, b, loaders, state, tr = loop.run, loop.b, loop.loaders, loop.state, loop.run.spec.train
-    loader = train_loader(loop.data.train, loaders.local_batch, run.seed, epoch, run.dist, tr.num_workers, loaders.pin)
+    loader = loaders.train_batches(loop.data, run.seed, epoch, run.dist, tr.num_workers)
     _epoch_hook(b.model, epoch, tr.epochs)
     stats = train_one_epoch(b, loader, run.device, epoch, loaders.batches, tr.grad_clip, run.dist, loop.progress)
     lr = b.optimizer.param_groups[0]["lr"]
@@ -303,7 +303,7 @@ def _evaluate_epoch(loop: Loop, stats: EpochStats, epoch: int, lr: float) -> tup
     """The epoch's history row, and the score that picks the best epoch."""
     run, b, loaders = loop.run, loop.b, loop.loaders
     max_eval = run.spec.train.max_eval_batches
-    test_acc, test_loss = evaluate(b.model, loaders.test, b.loss_fn, run.device, max_eval, run.dist)
+    test_acc, test_loss = evaluate(b.runner, loaders.test_batches(), b.loss_fn, run.device, max_eval, run.dist)
     if not math.isfinite(test_loss):
         raise Diverged(f"test loss became {test_loss} at epoch {epoch + 1}")
     row = {
@@ -318,7 +318,7 @@ def _evaluate_epoch(loop: Loop, stats: EpochStats, epoch: int, lr: float) -> tup
     }
     score = test_acc  # the papers pick the best epoch on the test set ...
     if loaders.val is not None:  # ... train.val_split picks it on held-out training data instead
-        score, row["val_loss"] = evaluate(b.model, loaders.val, b.loss_fn, run.device, max_eval)
+        score, row["val_loss"] = evaluate(b.runner, loaders.val_batches(), b.loss_fn, run.device, max_eval)
         row["val_acc"] = score
     return row, score
 

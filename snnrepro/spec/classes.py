@@ -87,6 +87,26 @@ class TrainSpec:
     deterministic: bool = False
     #: fraction of the training set held out to pick the best epoch without looking at the test set
     val_split: float | None = None
+    #: GPU throughput options (docs/performance.md "GPU options"); at their defaults they leave the hash alone
+    #: ``none`` | ``bf16``: forward under ``torch.autocast(dtype=torch.bfloat16)`` (scores and loss in float32)
+    amp: str = "none"
+    #: model and 4-D inputs in ``torch.channels_last`` memory format
+    channels_last: bool = False
+    #: ``torch.compile`` of the network for training and evaluation (checkpoints keep the uncompiled weights)
+    compile: bool = False
+    #: the whole (unaugmented) train/test sets on the device once, batches drawn by index in the loader's order
+    data_on_device: bool = False
+
+
+#: train keys added after specs were committed, with the default at which :meth:`Spec.method_dict` drops them
+#: (a spec that leaves them unset keeps the hash its records are stored under)
+LATER_TRAIN_DEFAULTS: dict[str, Any] = {
+    "val_split": None,
+    "amp": "none",
+    "channels_last": False,
+    "compile": False,
+    "data_on_device": False,
+}
 
 
 @dataclass
@@ -137,8 +157,9 @@ class Spec:
         d = self.to_dict()
         for k in ("profiles", "references", "notes", "profile", "baseline"):
             d.pop(k)
-        if d["train"].get("val_split") is None:  # keys added later hash as before while unset
-            d["train"].pop("val_split", None)
+        for key, default in LATER_TRAIN_DEFAULTS.items():  # keys added later hash as before while unset
+            if key in d["train"] and d["train"][key] == default and type(d["train"][key]) is type(default):
+                d["train"].pop(key)
         return d
 
     def hash(self) -> str:

@@ -27,7 +27,7 @@ from snnrepro.spec.plugin_names import (
     RULE_NAMES,
 )
 from snnrepro.spec.profiles import PROFILE_KEYS, PROFILES
-from snnrepro.spec.validate import MAX_WORKERS, TRAIN_LIMITS
+from snnrepro.spec.validate import AMP_MODES, MAX_WORKERS, TRAIN_LIMITS
 
 #: a number written as a string (YAML 1.1 reads ``1e-3`` as one), which the loader accepts
 NUMBER_STRING = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
@@ -46,6 +46,7 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "schedule.name": {"enum": list(SCHEDULE_NAMES)},
     **{f"train.{k}": {"minimum": 1, "maximum": top} for k, top in TRAIN_LIMITS.items()},
     "train.num_workers": {"minimum": 0, "maximum": MAX_WORKERS},
+    "train.amp": {"enum": list(AMP_MODES)},
 }
 
 

@@ -16,6 +16,12 @@ from snnrepro.spec.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES, one_of
 #: upper bounds of the budget keys (far above any paper's; beyond them a run cannot finish or allocate)
 TRAIN_LIMITS = {"epochs": 100_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "seeds": 1000}
 MAX_WORKERS = 256
+#: ``train.amp`` values: no autocast, or bfloat16 autocast of the forward pass
+AMP_MODES = ("none", "bf16")
+#: families whose forward pass cannot run under bf16 autocast (measured on CPU, docs/performance.md "GPU
+#: options"): the exact spike-time kernel, where bf16's 8-bit mantissa reorders the causal sets
+AMP_REFUSED = {"relpsp": "its exact spike times (sorted causal sets, Eq. 12) lose their order in bfloat16 "
+               "(measured: gradient cosine -0.04 to float32's on one MNIST batch)"}
 
 
 def validate(spec: Spec, where: str, check_registry: bool) -> None:
@@ -43,6 +49,7 @@ def validate(spec: Spec, where: str, check_registry: bool) -> None:
     if not 0 <= t.num_workers <= MAX_WORKERS:
         raise SpecError(where, "train.num_workers", f"expected 0 (load in the main process) to {MAX_WORKERS}, "
                         f"got {t.num_workers}")
+    validate_amp(spec, where)
     validate_optimizer(spec.optimizer, where)
     validate_schedule(spec.schedule, t.epochs, where)
     if t.val_split is not None and not 0.0 < t.val_split < 1.0:
@@ -53,6 +60,17 @@ def validate(spec: Spec, where: str, check_registry: bool) -> None:
         return
     check_names(spec, where)
     check_model(spec, where)
+
+
+def validate_amp(spec: Spec, where: str) -> None:
+    """``train.amp`` is a known mode, and ``bf16`` only for a family that tolerates it (:data:`AMP_REFUSED`)."""
+    amp = spec.train.amp
+    if amp not in AMP_MODES:
+        raise SpecError(where, "train.amp", f"expected {' or '.join(AMP_MODES)}, got {_short(amp)}")
+    why = AMP_REFUSED.get(spec.model.family)
+    if amp != "none" and why is not None:
+        raise SpecError(where, "train.amp", f"{amp} autocast is refused for the {spec.model.family} family: {why}; "
+                        "use train.amp: none")
 
 
 def validate_optimizer(o: OptimizerSpec, where: str) -> None:
