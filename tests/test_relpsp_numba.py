@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from relpsp_checks import assert_layer_matches_reference
 
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build
@@ -142,17 +143,8 @@ def test_conv_layer_equals_reference_with_gradients(mode: str, sorting: str) -> 
     torch.manual_seed(3)
     fast = RelPspConv2d(2, 4, (3, 3), config=RelPspConfig(t_max=T_MAX, mean=4.0, gain=1.5, kernel="numba")).double()
     ref = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5, reference=True).double()
-    ref.load_state_dict(fast.state_dict())
     t = _inputs(3, 2 * 9 * 9, 4, silent=0.8).view(3, 2, 9, 9)
-    t1, t2 = t.clone().requires_grad_(), t.clone().requires_grad_()
-    o1, o2 = fast(t1), ref(t2)
-    torch.testing.assert_close(o1, o2, rtol=1e-12, atol=1e-12)
-    assert bool((o1 < T_MAX).any()) and bool((o1 == T_MAX).any())
-    up = torch.randn_like(o1)
-    (o1 * up).sum().backward()
-    (o2 * up).sum().backward()
-    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(t1.grad, t2.grad, rtol=1e-10, atol=1e-12)
+    assert_layer_matches_reference(fast, ref, t, T_MAX)
 
 
 def test_many_row_blocks_add_their_weight_gradients(monkeypatch, mode: str) -> None:  # noqa: ANN001
