@@ -10,6 +10,8 @@ DEVICE ?= auto
 # Real dataset copies for offline work: ../shared/data when present, else ./data.
 SNNREPRO_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
 RESULTS ?= results
+# What stays of a finished run's checkpoints: all | last (default: the last epoch's, for evaluate/export) | none
+CHECKPOINTS ?= last
 export SNNREPRO_DATA
 
 .PHONY: setup demo test lint bench reproduce-all tables data-check clean
@@ -51,7 +53,7 @@ bench: setup ## speed ratios against references measured in the same run, report
 	$(BENCH_ENV) $(SNN) bench all --device $(DEVICE) --results $(RESULTS)
 
 reproduce-all: setup ## every spec under PROFILE (full = the papers' budgets; meant for a GPU), then all tables
-	$(SNN) reproduce --all --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS)
+	$(SNN) reproduce --all --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS) --keep-checkpoints $(CHECKPOINTS)
 
 tables: setup ## plots (results/plots/*.png), CSVs, Markdown tables and the README's results section, from the records
 	$(SNN) plot all --results $(RESULTS)

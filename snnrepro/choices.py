@@ -1,4 +1,4 @@
-"""The fixed choices of CLI flags (``--profile``, ``--device``, ``--executor``) as enums.
+"""The fixed choices of CLI flags (``--profile``, ``--device``, ``--executor``, ``--keep-checkpoints``) as enums.
 
 Typer turns an enum-typed option into a choice: ``--help`` lists the values and a typo is
 reported against the flag (``Invalid value for '--profile': 'ful' is not one of ...``, exit 2)
@@ -20,6 +20,13 @@ Device = Enum(  # type: ignore[misc]
 )
 CompareArch = Enum("CompareArch", [(a, a) for a in ("mlp", "paper")], type=str)  # type: ignore[misc]
 Executor = Enum("Executor", [(e, e) for e in ("inline", "local", "slurm")], type=str)  # type: ignore[misc]
+#: ``--keep-checkpoints``: the values of :data:`snnrepro.engine.checkpoint.KEEP_CHECKPOINTS` (held equal by a
+#: test; listed here so that the CLI's choices need no torch)
+KeepCheckpoints = Enum("KeepCheckpoints", [(k, k) for k in ("all", "last", "none")], type=str)  # type: ignore[misc]
+KEEP_HELP = (
+    "what stays of a run's checkpoints once it finished ok: all (last epoch + its .prev fallback) | last (the "
+    "last epoch's, for evaluate/export) | none (nothing; smoke batches, CI). A run that stopped early keeps both"
+)
 
 
 def plain(value: Enum | str) -> str:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from snnrepro.choices import CompareArch, Device, Executor, Profile, plain
+from snnrepro.choices import KEEP_HELP, CompareArch, Device, Executor, KeepCheckpoints, Profile, plain
 from snnrepro.results.record import RunBusy, iter_records, record_path, results_root
 from snnrepro.run.plan import all_specs
 from snnrepro.spec import Spec, SpecError, load_spec, parse_set, spec_files, spec_parents
@@ -53,6 +53,15 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 msg += "\n(datasets are read from --data-root DIR, else $SNNREPRO_DATA, else ./data)"
             err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:
+            import errno
+
+            if exc.errno != errno.ENOSPC:
+                raise
+            from snnrepro.engine.lifecycle import describe_error
+
+            err.print(f"[bold red]error:[/] {escape(describe_error(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -245,6 +254,7 @@ def run(
     log_every: int | None = typer.Option(
         None, help="without a terminal: a progress line every N batches (default: ~10 per epoch on long epochs)"
     ),
+    keep_checkpoints: KeepCheckpoints = typer.Option(KeepCheckpoints.last, help=KEEP_HELP),
 ) -> None:
     """Train and evaluate specs; write run records under results/runs/.
 
@@ -255,7 +265,8 @@ def run(
 
     reporter = _reporter(json_, tensorboard, log_every)
     recs = run_specs(
-        specs, plain(profile), seeds, seed, plain(device), set_, data_root, resume, epochs, results, reporter
+        specs, plain(profile), seeds, seed, plain(device), set_, data_root, resume, epochs, results, reporter,
+        keep_checkpoints=plain(keep_checkpoints),
     )  # fmt: skip
     if any(r.status != "ok" for r in recs):
         raise typer.Exit(1)
@@ -428,6 +439,7 @@ def reproduce(
     cluster: str | None = typer.Option(None, help="slurm executor: submitit cluster (slurm, or local for tests)"),
     partition: str | None = typer.Option(None, help="slurm executor: partition"),
     timeout_min: int = typer.Option(240, min=1, help="slurm executor: time limit per job (requeued on timeout)"),
+    keep_checkpoints: KeepCheckpoints = typer.Option(KeepCheckpoints.last, help=KEEP_HELP),
 ) -> None:
     """Run every matching spec (skipping finished ones) and rebuild every table under results/."""
     from snnrepro.run.reproduce import Reproduced, Request, chosen_specs, rebuild_tables, run_chosen
@@ -439,7 +451,7 @@ def reproduce(
     done = Reproduced()
     if not no_run:
         req = Request(chosen, plain(profile), seeds, plain(device), data_root, results, force, plain(executor), jobs,
-                      cluster, partition, timeout_min)  # fmt: skip
+                      cluster, partition, timeout_min, plain(keep_checkpoints))  # fmt: skip
         done = run_chosen(req, _reporter(json_))
     for path in rebuild_tables(results, data_root, readme):
         err.print(f"updated the results section of {readme}" if path == readme else f"wrote {path}")

@@ -514,7 +514,7 @@ def test_hostile_checkpoint_is_refused_on_resume(env: Env) -> None:
 
 def test_corrupt_checkpoint_falls_back_with_a_visible_line(env: Env) -> None:
     assert _invoke("run", "bad-base", "--device", "cpu", "--profile", "quick", "--seed", "3", "--epochs", "2",
-                   "--set", "train.train_subset=64").exit_code == 0
+                   "--set", "train.train_subset=64", "--keep-checkpoints", "all").exit_code == 0
     ck = checkpoint_path(env.results, "bad-base", "quick", 3)
     ck.write_bytes(ck.read_bytes()[:100])
     res = _invoke("run", "bad-base", "--device", "cpu", "--profile", "quick", "--seed", "3", "--epochs", "3",
@@ -718,3 +718,36 @@ def test_generated_specs_end_cleanly(env: Env, data: st.DataObject) -> None:
     else:  # a valid mutation ran: its record ends with a status
         rec = read_record(record_path(env.results, str(raw["id"]), "smoke", 11))  # `id: 0` loads as "0"
         assert rec is not None and rec.status in ("ok", "diverged", "failed"), res.output
+
+
+# --------------------------------------------------------------------------- disk use: checkpoints kept, full disk
+@pytest.mark.parametrize(("keep", "left"), [("all", 4), ("last", 2), ("none", 0)])
+def test_keep_checkpoints_prunes_a_finished_runs_files(env: Env, keep: str, left: int) -> None:
+    seed = {"all": 11, "last": 12, "none": 13}[keep]
+    res = _invoke("run", "bad-base", *SMOKE, "--seed", str(seed), "--epochs", "2", "--keep-checkpoints", keep)
+    assert res.exit_code == 0, res.output
+    ck = checkpoint_path(env.results, "bad-base", "smoke", seed)
+    files = sorted(p.name for p in ck.parent.glob(f"seed-{seed}.*"))
+    assert len(files) == left, files
+    assert (ck.exists(), ck.with_suffix(".prev.pt").exists()) == {"all": (True, True), "last": (True, False),
+                                                                   "none": (False, False)}[keep]
+    assert _rec(env, seed).status == "ok"
+
+
+def test_unknown_keep_checkpoints_value_is_refused_before_anything_runs(env: Env) -> None:
+    before = _snapshot(env.results)
+    res = _invoke("run", "bad-base", *SMOKE, "--seed", "14", "--keep-checkpoints", "some")
+    assert res.exit_code == 2 and "'some' is not one of" in res.output
+    assert _snapshot(env.results) == before
+
+
+def test_disk_full_while_writing_tables_is_one_line_not_a_traceback(env: Env, monkeypatch) -> None:
+    from snnrepro.results import tables
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(env.results / "tables"))
+
+    monkeypatch.setattr(tables, "rebuild_all", full)
+    res = _invoke("reproduce", "--all", "--no-run")
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "disk full (no space left on device writing" in res.output and "tables" in res.output

@@ -67,7 +67,7 @@ def test_resume_refuses_a_checkpoint_of_another_spec(tmp_path: Path) -> None:
 
 
 def test_corrupted_checkpoint_falls_back_to_the_previous_one(tmp_path: Path) -> None:
-    fit(spec_for(train={"epochs": 2}), 0, CPU, tmp_path, tmp_path / "data")
+    fit(spec_for(train={"epochs": 2}), 0, CPU, tmp_path, tmp_path / "data", keep_checkpoints="all")
     ck = checkpoint_path(tmp_path, "digits-relu-mlp", "full", 0)
     data = ck.read_bytes()
     ck.write_bytes(data[: len(data) // 2])
@@ -138,3 +138,26 @@ def test_optimizer_and_schedule_registries_match_the_names_specs_are_checked_aga
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
     assert "optimizer.name" in out and "expected adam, adamw or sgd" in out
     assert "schedule.name" in out and "expected constant, step, multistep, cosine or cosine_restarts" in out
+
+
+def test_an_interrupted_run_keeps_its_checkpoints_whatever_keep_says(tmp_path: Path) -> None:
+    spec = spec_for()
+    cut = fit(spec, 0, CPU, tmp_path, tmp_path / "data", progress=StopAfter(1), keep_checkpoints="none")
+    ck = checkpoint_path(tmp_path, spec.id, "full", 0)
+    assert cut.status == "interrupted" and ck.exists() and ck.with_suffix(".prev.pt").exists()
+    done = fit(spec, 0, CPU, tmp_path, tmp_path / "data", resume=True, keep_checkpoints="none")
+    assert done.status == "ok" and done.metrics["resumed_from_epoch"] == 1
+    assert not list(ck.parent.glob("seed-0.*")), "a finished run with keep 'none' leaves no checkpoint files"
+
+
+def test_keep_checkpoints_choices_and_jobs_carry_it(tmp_path: Path) -> None:
+    from snnrepro.choices import KeepCheckpoints
+    from snnrepro.engine.checkpoint import KEEP_CHECKPOINTS
+    from snnrepro.run.plan import Job
+
+    assert tuple(k.value for k in KeepCheckpoints) == KEEP_CHECKPOINTS
+    job = Job("x", 1, "smoke", tmp_path, None, "cpu", "none")
+    assert Job.from_json(job.to_json()) == job
+    with pytest.raises(ValueError, match="not one of all, last, none"):
+        fit(spec_for(), 0, CPU, tmp_path, tmp_path / "data", keep_checkpoints="some")
+    assert not (tmp_path / "runs").exists()

@@ -45,6 +45,26 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path.with_suffix(".sha256"), _digest(data).encode())
 
 
+#: What stays of a run's checkpoints once it finished ``ok``: ``all`` (the last epoch's and its ``.prev``
+#: fallback), ``last`` (the last epoch's only: ``evaluate``/``export`` need it, the fallback no longer serves),
+#: ``none`` (nothing: a finished run is not resumed; smoke batches and CI keep no model files).
+KEEP_CHECKPOINTS = ("all", "last", "none")
+
+
+def prune_checkpoints(path: Path, keep: str) -> list[Path]:
+    """Remove what ``keep`` (one of :data:`KEEP_CHECKPOINTS`) does not keep of the checkpoint at ``path``;
+    returns the files removed.  Only for a run that finished: an unfinished run needs both to resume."""
+    if keep not in KEEP_CHECKPOINTS:
+        raise ValueError(f"keep checkpoints: {keep!r} is not one of {', '.join(KEEP_CHECKPOINTS)}")
+    doomed = [] if keep == "all" else [path.with_suffix(".prev.pt"), path.with_suffix(".prev.sha256")]
+    if keep == "none":
+        doomed += [path, path.with_suffix(".sha256")]
+    removed = [p for p in doomed if p.exists()]
+    for p in removed:
+        p.unlink()
+    return removed
+
+
 def _read_verified(path: Path, sums: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"{path}: no checkpoint")

@@ -21,7 +21,13 @@ from torch.utils.data import DataLoader
 
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.build import Built, build
-from snnrepro.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snnrepro.engine.checkpoint import (
+    KEEP_CHECKPOINTS,
+    CheckpointError,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from snnrepro.engine.device import to_device
 from snnrepro.engine.lifecycle import (
     Diverged,
@@ -186,11 +192,16 @@ def fit(
     resume: bool = False,
     progress: ProgressSink | None = None,
     allow_standin: bool | None = None,
+    keep_checkpoints: str = "last",
 ) -> RunRecord:
     """Train and evaluate one (spec, seed); always returns a record (also on divergence/interrupt).
 
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) this is data-parallel; only rank 0 writes.
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) this is data-parallel; only rank 0 writes.  Once the run finished
+    ``ok``, its checkpoint files are pruned to ``keep_checkpoints`` (:data:`~snnrepro.engine.checkpoint.
+    KEEP_CHECKPOINTS`); a run that stopped early keeps both for ``--resume``.
     """
+    if keep_checkpoints not in KEEP_CHECKPOINTS:
+        raise ValueError(f"keep checkpoints: {keep_checkpoints!r} is not one of {', '.join(KEEP_CHECKPOINTS)}")
     dist = ddp.from_env()
     device = ddp.setup(dist, device)
     progress = progress if (progress is not None and dist.is_main) else ProgressSink()
@@ -214,6 +225,8 @@ def fit(
     failure = _train(loop)
     if run.record.status == "ok" and dist.is_main:
         failure = _run_analyses(run, b.model, loaders.test, initial_state, failure)
+    if run.record.status == "ok" and dist.is_main:
+        prune_checkpoints(run.checkpoint_path(), keep_checkpoints)
     if lock is not None:
         lock.release()
     ddp.barrier(dist)

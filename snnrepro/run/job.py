@@ -14,5 +14,5 @@ def run_job(job: Job, reporter: Reporter | None = None) -> Outcome:
     """
     reporter = reporter or Reporter(as_json=True)
     run_specs([job.spec_id], job.profile, None, job.seed, job.device, [], job.data_root, True, None, job.results,
-              reporter)  # fmt: skip
+              reporter, keep_checkpoints=job.keep_checkpoints)  # fmt: skip
     return Outcome(job, job.status(), job.log_path())

@@ -22,6 +22,7 @@ class Job:
     results: Path
     data_root: Path | None = None
     device: str = "auto"
+    keep_checkpoints: str = "last"
 
     @property
     def name(self) -> str:
@@ -38,6 +39,7 @@ class Job:
     def to_json(self) -> str:
         return json.dumps({"spec_id": self.spec_id, "seed": self.seed, "profile": self.profile,
                            "results": str(self.results), "device": self.device,
+                           "keep_checkpoints": self.keep_checkpoints,
                            "data_root": None if self.data_root is None else str(self.data_root)})  # fmt: skip
 
     @classmethod
@@ -45,7 +47,8 @@ class Job:
         d = json.loads(text)
         root = d.get("data_root")
         return cls(d["spec_id"], int(d["seed"]), d["profile"], Path(d["results"]),
-                   None if root is None else Path(root), d.get("device", "auto"))  # fmt: skip
+                   None if root is None else Path(root), d.get("device", "auto"),
+                   d.get("keep_checkpoints", "last"))  # fmt: skip
 
 
 @dataclass
@@ -89,11 +92,18 @@ def load_specs(refs: list[str], profile: str, sets: list[str], epochs: int | Non
 
 
 def plan_jobs(
-    specs: list[Spec], profile: str, seeds: int | None, results: Path, data_root: Path | None, device: str
+    specs: list[Spec],
+    profile: str,
+    seeds: int | None,
+    results: Path,
+    data_root: Path | None,
+    device: str,
+    keep_checkpoints: str = "last",
 ) -> list[Job]:
     """One job per (spec, seed), with absolute folders (children may start elsewhere)."""
     return [
-        Job(s.id, seed, profile, results.resolve(), data_root.resolve() if data_root else None, device)
+        Job(s.id, seed, profile, results.resolve(), data_root.resolve() if data_root else None, device,
+            keep_checkpoints)  # fmt: skip
         for s in specs
         for seed in seeds_of(s, seeds, None)
     ]

@@ -16,7 +16,8 @@ from snnrepro.spec import Spec
 @dataclass(frozen=True)
 class Request:
     """What to reproduce and where: the specs at a profile, seeds, device, folders, ``force`` (re-run finished
-    ones), and the executor: ``inline`` (this process), ``local`` (``jobs`` child processes) or ``slurm``."""
+    ones), the executor: ``inline`` (this process), ``local`` (``jobs`` child processes) or ``slurm``, and
+    ``keep_checkpoints``: what stays of a finished run's checkpoints (``all`` | ``last`` | ``none``)."""
 
     specs: list[Spec]
     profile: str
@@ -30,6 +31,7 @@ class Request:
     cluster: str | None = None
     partition: str | None = None
     timeout_min: int = 240
+    keep_checkpoints: str = "last"
 
 
 @dataclass
@@ -55,7 +57,8 @@ def run_chosen(req: Request, reporter: Reporter) -> Reproduced:
         from snnrepro.run.serial import run_specs
 
         recs = run_specs([s.id for s in req.specs], req.profile, req.seeds, None, req.device, [], req.data_root,
-                         False, None, req.results, reporter, skip_done=not req.force)  # fmt: skip
+                         False, None, req.results, reporter, skip_done=not req.force,
+                         keep_checkpoints=req.keep_checkpoints)  # fmt: skip
         return Reproduced(records=recs)
     return Reproduced(failed_jobs=_dispatch(req, reporter))
 
@@ -68,7 +71,7 @@ def _dispatch(req: Request, reporter: Reporter) -> list[str]:
 
     root = results_root(req.results)
     check_writable(root)
-    jobs = plan_jobs(req.specs, req.profile, req.seeds, root, req.data_root, req.device)
+    jobs = plan_jobs(req.specs, req.profile, req.seeds, root, req.data_root, req.device, req.keep_checkpoints)
     todo, complete = split_finished(jobs, req.specs, req.force)
     reporter.planned(todo, complete, req.executor)
     outcomes = execute(todo, req.executor, root, req.jobs, req.cluster, req.partition, req.timeout_min)

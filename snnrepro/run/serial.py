@@ -30,6 +30,7 @@ def run_specs(
     results: Path | None,
     reporter: Reporter,
     skip_done: bool = False,
+    keep_checkpoints: str = "last",
 ) -> list[RunRecord]:
     """Load and validate every spec first, then run each (spec, seed) here; the summary at the end."""
     from snnrepro.data.loading import data_root
@@ -39,7 +40,7 @@ def run_specs(
     root = results_root(results)
     check_writable(root)
     done = run_serial(specs, lambda s: seeds_of(s, seeds, seed), device, root, data_root(data_root_dir), resume,
-                      reporter, skip_done)  # fmt: skip
+                      reporter, skip_done, keep_checkpoints)  # fmt: skip
     if done:
         reporter.summary(done)
     return done
@@ -54,6 +55,7 @@ def run_serial(
     resume: bool,
     reporter: Reporter,
     skip_done: bool = False,
+    keep_checkpoints: str = "last",
 ) -> list[RunRecord]:
     """Each (spec, seed) through :func:`~snnrepro.engine.fit.fit`; finished ones skipped with ``skip_done``.
 
@@ -70,8 +72,8 @@ def run_serial(
                     done.append(prev)
                     continue
                 try:
-                    rec = fit(spec, s, device, root, droot, resume=resume, progress=reporter.sink(f"{spec.id} s{s}",
-                                                                                                  spec, s))
+                    rec = fit(spec, s, device, root, droot, resume=resume, keep_checkpoints=keep_checkpoints,
+                              progress=reporter.sink(f"{spec.id} s{s}", spec, s))
                 except RunFailed as exc:  # the record says failed; one line, and no more seeds of this spec
                     reporter.failed(str(exc))
                     done.append(exc.record)
