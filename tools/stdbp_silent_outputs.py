@@ -6,7 +6,9 @@ checkpoint a ``<results>/runs/<id>/<profile>/checkpoints/seed-<n>.pt`` (its reco
 For every test sample it reads the output spike times ``t_out`` (scores are ``-t_out``; a silent
 neuron has ``t_out = t_max``) and reports the fraction of samples whose *target* output is silent,
 whose outputs are *all* silent, the accuracy, the mean Eq. 13 loss, and the share of that loss
-carried by the target-silent samples (their loss is about ``t_max`` each).
+carried by the target-silent samples (their loss is about ``t_max`` each); and for every hidden layer
+the fraction of (sample, neuron) pairs that fired before ``t_max`` and of neurons that fired for no test
+sample at all (dead: Eq. 14 gives them no gradient, so they stay dead).
 """
 
 from __future__ import annotations
@@ -30,10 +32,21 @@ def measure(ckpt: Path) -> dict:
     t_max = float(run.spec.model.params["t_max"])
     bundle, _ = load_data(run.spec, data_root(), False)
     loader = DataLoader(bundle.test, batch_size=1000, shuffle=False)
+    encoder, net = model[0], model[1]
     n = target_silent = all_silent = correct = 0
     loss_sum = silent_loss = 0.0
+    fired_pairs: list[float] = []
+    ever_fired: list[torch.Tensor] = []
     with torch.no_grad():
         for x, y in loader:
+            hidden = net.spike_times(encoder(x))[:-1]
+            if not ever_fired:
+                fired_pairs = [0.0] * len(hidden)
+                ever_fired = [torch.zeros(h.shape[1:], dtype=torch.bool) for h in hidden]
+            for i, h in enumerate(hidden):
+                fired = h < t_max
+                fired_pairs[i] += float(fired.float().mean(tuple(range(1, fired.dim()))).sum())
+                ever_fired[i] |= fired.any(0)
             scores = model(x)
             t_out = -scores
             silent = t_out >= t_max
@@ -52,6 +65,8 @@ def measure(ckpt: Path) -> dict:
         "test_acc": correct / n, "test_loss": loss_sum / n,
         "target_silent_fraction": target_silent / n, "all_silent_fraction": all_silent / n,
         "loss_share_of_target_silent": silent_loss / loss_sum if loss_sum else 0.0,
+        "hidden_fired_pair_fraction": [f / n for f in fired_pairs],
+        "hidden_dead_neuron_fraction": [1.0 - float(e.float().mean()) for e in ever_fired],
         "git_commit": run.record.git_commit if run.record else "",
     }  # fmt: skip
 
