@@ -51,11 +51,16 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 KEEP_CHECKPOINTS = ("all", "last", "none")
 
 
+def check_keep(keep: str) -> None:
+    """Refuse a ``keep`` that is not one of :data:`KEEP_CHECKPOINTS` (before a run starts, and before pruning)."""
+    if keep not in KEEP_CHECKPOINTS:
+        raise ValueError(f"keep checkpoints: {keep!r} is not one of {', '.join(KEEP_CHECKPOINTS)}")
+
+
 def prune_checkpoints(path: Path, keep: str) -> list[Path]:
     """Remove what ``keep`` (one of :data:`KEEP_CHECKPOINTS`) does not keep of the checkpoint at ``path``;
     returns the files removed.  Only for a run that finished: an unfinished run needs both to resume."""
-    if keep not in KEEP_CHECKPOINTS:
-        raise ValueError(f"keep checkpoints: {keep!r} is not one of {', '.join(KEEP_CHECKPOINTS)}")
+    check_keep(keep)
     doomed = [] if keep == "all" else [path.with_suffix(".prev.pt"), path.with_suffix(".prev.sha256")]
     if keep == "none":
         doomed += [path, path.with_suffix(".sha256")]

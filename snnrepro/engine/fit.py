@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader
 from snnrepro.engine import distributed as ddp
 from snnrepro.engine.build import Built, build
 from snnrepro.engine.checkpoint import (
-    KEEP_CHECKPOINTS,
     CheckpointError,
+    check_keep,
     load_checkpoint,
     prune_checkpoints,
     save_checkpoint,
@@ -200,8 +200,7 @@ def fit(
     ``ok``, its checkpoint files are pruned to ``keep_checkpoints`` (:data:`~snnrepro.engine.checkpoint.
     KEEP_CHECKPOINTS`); a run that stopped early keeps both for ``--resume``.
     """
-    if keep_checkpoints not in KEEP_CHECKPOINTS:
-        raise ValueError(f"keep checkpoints: {keep_checkpoints!r} is not one of {', '.join(KEEP_CHECKPOINTS)}")
+    check_keep(keep_checkpoints)
     dist = ddp.from_env()
     device = ddp.setup(dist, device)
     progress = progress if (progress is not None and dist.is_main) else ProgressSink()
