@@ -154,7 +154,7 @@ def test_converted_specs_keep_their_hashes() -> None:
     """Every spec in experiments/ written with ``extends:`` hashes (per profile) as its flat file did.
 
     A deliberate change of a spec (or of its parent) re-pins its hashes here, in the same commit; its earlier
-    records then no longer count for the row (mnist-stdbp-mlp800: silent_slope 10, 2026-12-06)."""
+    records then no longer count for the row (mnist-stdbp-mlp800: silent_slope 10, then 1, 2026-12-06)."""
     files = spec_files()
     with_parents = {sid for sid, path in files.items() if spec_parents(path)}
     assert with_parents == set(PINNED), "a spec gained or lost extends: pin its hashes in spec_extends_hashes.json"
