@@ -441,3 +441,23 @@ def test_window_end_leaves_firing_outputs_exact_and_is_refused_when_misspelt() -
     assert torch.allclose(ga, gb)  # firing outputs: exact Eq. 14-15 gradients in both modes
     with pytest.raises(ArchError, match="silent_output"):
         build("64-20-10", (1, 8, 8), 10, silent_output="window-end")
+
+
+def test_bench_density_factor_cancels_the_load_that_slowed_the_ann_too() -> None:
+    """``snnrepro bench stdbp``: each STDBP row states its step time over the MNIST init step, raw and with
+    each divided by the ANN timed beside it -- a machine twice as loaded in a later slot doubles the raw
+    factor but leaves the ANN-normalised one (the density target's measure) at the true cost ratio."""
+    from snnrepro.bench import BenchRow
+    from snnrepro.benches.stdbp import _relative_to_mnist_init
+
+    arch = "STDBP 784-400-10 numba"
+    rows = [
+        BenchRow("stdbp", "relu ANN", 3.0),
+        BenchRow("stdbp", f"{arch} [MNIST, init]", 9.0, "relu ANN", 3.0),
+        BenchRow("stdbp", "relu ANN", 6.0),  # the same ANN work, the machine twice as busy
+        BenchRow("stdbp", f"{arch} [digits 28x28, init]", 27.0, "relu ANN", 4.5),  # 1.5x the work, 2x the load
+    ]
+    out = _relative_to_mnist_init(rows)
+    assert out[1].note.endswith("; 1.00x the 784-400-10 numba first-input init step (1.00x over the ANN beside each)")
+    assert out[3].note.endswith("; 3.00x the 784-400-10 numba first-input init step (1.50x over the ANN beside each)")
+    assert out[0].note == out[2].note == ""  # reference rows are left alone
