@@ -267,7 +267,7 @@ def test_silent_neurons_get_t_max_and_no_gradient(kernel_path: str) -> None:
 def test_min_pool_keeps_earliest_spike() -> None:
     t = torch.tensor([[[[3.0, 1.0], [2.0, 4.0]]]], requires_grad=True)
     out = MinPool2d(2)(t)
-    assert float(out) == 1.0
+    assert out.item() == 1.0
     out.backward()
     assert t.grad.flatten().tolist() == [0.0, 1.0, 0.0, 0.0]
 
