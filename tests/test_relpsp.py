@@ -446,7 +446,7 @@ def test_window_end_leaves_firing_outputs_exact_and_is_refused_when_misspelt() -
 def test_bench_density_factor_cancels_the_load_that_slowed_the_ann_too() -> None:
     """``snnrepro bench stdbp``: each STDBP row states its step time over the MNIST init step, raw and with
     each divided by the ANN timed beside it -- a machine twice as loaded in a later slot doubles the raw
-    factor but leaves the ANN-normalised one (the density target's measure) at the true cost ratio."""
+    factor but leaves the ANN-normalised one at the true cost ratio."""
     from snnrepro.bench import BenchRow
     from snnrepro.benches.stdbp import _relative_to_mnist_init
 

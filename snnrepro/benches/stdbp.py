@@ -116,10 +116,10 @@ def run(device: torch.device, quick: bool) -> list[BenchRow]:
 def _relative_to_mnist_init(rows: list[BenchRow]) -> list[BenchRow]:
     """Add to each STDBP row its cost over the same architecture and kernel's first (MNIST, init) row.
 
-    Two factors: the raw step-time ratio, and the same ratio with each step time first divided by its ANN's
-    (timed alternately beside it).  The ANN's work does not depend on the input density or the weights, so
-    the second cancels what the machine's load did between the two slots; it is the density target's
-    measure (issue #17: no input set or weight state more than 2x the MNIST init step).
+    Two factors: the raw step-time ratio (the density target's measure on a quiet machine, issue #17: no
+    input set or weight state more than 2x the MNIST init step), and the same ratio with each step time
+    first divided by its ANN's (timed alternately beside it).  The ANN's work does not depend on the input
+    density or the weights, so the second cancels what a shared machine's load did between the two slots.
     """
     base: dict[str, BenchRow] = {}
     for r in rows:
