@@ -45,8 +45,10 @@ def mode(request, monkeypatch) -> str:  # noqa: ANN001
 @pytest.fixture(params=["batch", "row"])
 def sorting(request, monkeypatch) -> str:  # noqa: ANN001
     """Both ways of sorting the inputs: the whole batch by ``stable_sort`` before the kernel (long rows), or
-    each row inside it (short rows; insertion sort up to 48 spiking inputs, merge sort above)."""
+    each row inside it (short rows or wide layers; insertion sort up to 48 spiking inputs, packed keys
+    (float32) or merge sort (float64) above)."""
     monkeypatch.setattr(kernel_numba, "SORT_IN_KERNEL", 0 if request.param == "batch" else 10**9)
+    monkeypatch.setattr(kernel_numba, "PRESORT_DENSITY", 0.0)
     return request.param
 
 
@@ -145,6 +147,34 @@ def test_conv_layer_equals_reference_with_gradients(mode: str, sorting: str) -> 
     ref = RelPspConv2d(2, 4, (3, 3), t_max=T_MAX, mean=4.0, gain=1.5, reference=True).double()
     t = _inputs(3, 2 * 9 * 9, 4, silent=0.8).view(3, 2, 9, 9)
     assert_layer_matches_reference(fast, ref, t, T_MAX)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_sort_of_long_rows_equals_the_batch_sort(monkeypatch, dtype: torch.dtype, mode: str) -> None:  # noqa: ANN001
+    """Rows of 60-200 spiking inputs sorted inside the kernel (packed keys for float32, merge sort for float64)
+    walk the same stable order as ``stable_sort`` of the whole batch: ties (quantised times), ``-0.0`` next to
+    ``+0.0`` and negative times included, so times and gradients are bitwise equal."""
+    g = torch.Generator().manual_seed(21)
+    t = torch.round(torch.rand(12, 256, generator=g, dtype=torch.float64) * 16) / 16 - 0.25  # many ties, some < 0
+    t[torch.rand(12, 256, generator=g) < 0.4] = INF
+    t[2, ::7] = -0.0
+    t[2, 3::7] = 0.0
+    t = t.to(dtype)
+    spiking = (t < T_MAX).sum(1)
+    assert int(spiking.min()) > 48 and bool((t == 0).sum() > 20)
+    w = (torch.randn(256, 80, generator=g, dtype=torch.float64) * 0.1 + 0.01).to(dtype)
+    up = torch.randn(12, 80, generator=g, dtype=dtype)
+    results = []
+    for sort_in_kernel, presort_density in ((0, 0.0), (10**9, 0.0), (0, 1.1)):  # batch, row, row (sparse rule)
+        monkeypatch.setattr(kernel_numba, "SORT_IN_KERNEL", sort_in_kernel)
+        monkeypatch.setattr(kernel_numba, "PRESORT_DENSITY", presort_density)
+        results.append(_grads(first_spike_times_numba, t, w, up))
+    batch, row, sparse = results
+    assert bool((batch[0] < T_MAX).any()) and bool((batch[0] == T_MAX).any())
+    for a, b, c in zip(batch, row, sparse, strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    torch.testing.assert_close(batch[0], first_spike_times_reference(t.double(), w.double(), 1.0, T_MAX).to(dtype),
+                               rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=1e-6)  # fmt: skip
 
 
 def test_many_row_blocks_add_their_weight_gradients(monkeypatch, mode: str) -> None:  # noqa: ANN001
