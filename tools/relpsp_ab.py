@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnrepro.benches.stdbp import BATCH, _images
+from snnrepro.benches.stdbp import BATCH, _input_sets
 from snnrepro.encoders.latency import Latency
 from snnrepro.models.relpsp import build as build_relpsp
 from snnrepro.models.relu import build as build_relu
@@ -52,7 +52,8 @@ def main() -> None:
     clock = time.thread_time if args.threads == 1 else time.perf_counter
     old = load(args.old)
     torch.manual_seed(0)
-    x, _ = _images(BATCH)
+    (x, source), *_ = _input_sets(BATCH)  # MNIST when the data root has it, else the upsampled digits
+    print(f"inputs: {source}")
     y = torch.randint(0, 10, (BATCH,))
     snn = nn.Sequential(Latency(), build_relpsp(args.arch, (1, 28, 28), 10, t_max=8.0, mean=5.0))
     ann = build_relu(args.arch, (1, 28, 28), 10, padding="valid")
