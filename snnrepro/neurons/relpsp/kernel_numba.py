@@ -104,26 +104,22 @@ if AVAILABLE:
                     q -= 1
                 times[q + 1] = t
                 order[q + 1] = i
-        elif times.itemsize == 4:  # float32: an unstable sort of distinct int64 keys, as stable_sort does
+            return n
+        if times.itemsize == 4:  # float32: an unstable sort of distinct int64 keys, as stable_sort does
             bits = times[:n].view(np.int32)
             keys = np.empty(n, np.int64)
             for p in range(n):
                 b = bits[p] if bits[p] != -2147483648 else 0  # -0.0 sorts as +0.0 (they compare equal)
                 keys[p] = (np.int64(b ^ ((b >> 31) & 0x7FFFFFFF)) << 32) | p
             keys.sort()
-            ts = times[:n].copy()
-            idx = order[:n].copy()
-            for p in range(n):
-                q = keys[p] & 0xFFFFFFFF
-                times[p] = ts[q]
-                order[p] = idx[q]
+            perm = keys & 0xFFFFFFFF
         else:
             perm = np.argsort(times[:n], kind="mergesort")
-            ts = times[:n].copy()
-            idx = order[:n].copy()
-            for p in range(n):
-                times[p] = ts[perm[p]]
-                order[p] = idx[perm[p]]
+        ts = times[:n].copy()
+        idx = order[:n].copy()
+        for p in range(n):
+            times[p] = ts[perm[p]]
+            order[p] = idx[perm[p]]
         return n
 
     @numba.njit(parallel=True, cache=True, nogil=True)
