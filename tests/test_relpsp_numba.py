@@ -187,6 +187,32 @@ def test_many_row_blocks_add_their_weight_gradients(monkeypatch, mode: str) -> N
         _compare(t, w, rtol=1e-12, gtol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_one_thread_calls_run_the_serial_twins_bitwise_equal(monkeypatch, dtype: torch.dtype, mode: str) -> None:  # noqa: ANN001
+    """A one-thread call takes the serially compiled kernels (no parallel launch); they compute bitwise what the
+    parallel ones compute on one block, and the reference's times and gradients."""
+    g = torch.Generator().manual_seed(12)
+    t = _inputs(9, 120, 13, silent=0.5).to(dtype)
+    w = (torch.randn(120, 24, generator=g, dtype=torch.float64) * 0.2 + 0.03).to(dtype)
+    up = torch.randn(9, 24, generator=g, dtype=dtype)
+    monkeypatch.setattr(kernel_numba, "_threads", lambda: 1)
+    called = []
+    for name in ("_forward_rows_serial", "_backward_rows_serial"):
+        real = getattr(kernel_numba, name)
+        monkeypatch.setattr(kernel_numba, name, lambda *a, f=real, n=name: called.append(n) or f(*a))
+    serial = _grads(first_spike_times_numba, t, w, up)
+    assert called == ["_forward_rows_serial", "_backward_rows_serial"]
+    if dtype == torch.float64:
+        _compare(t, w, rtol=1e-12, gtol=1e-10)
+    called.clear()
+    monkeypatch.setattr(kernel_numba, "SERIAL_AT_ONE_THREAD", False)
+    parallel = _grads(first_spike_times_numba, t, w, up)
+    assert called == []  # the parallel kernels ran this time
+    assert bool((serial[0] < T_MAX).any()) and bool((serial[0] == T_MAX).any())
+    for a, b in zip(serial, parallel, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_gradients_match_finite_differences(mode: str) -> None:
     g = torch.Generator().manual_seed(4)
     t = _inputs(4, 10, 5)

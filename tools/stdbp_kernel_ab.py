@@ -1,21 +1,32 @@
-"""Same-process A/B of where the numba ReL-PSP kernel sorts long input rows: before the call for the whole
-batch (``stable_sort``, NumPy's SIMD sort on one thread) or inside the kernel, row by row in parallel.
+"""Same-process A/B of one setting of the numba ReL-PSP kernel module, on full STDBP training steps.
 
-``kernel_numba.PRESORT_DENSITY`` 0.0 sorts every long row before the call (the kernel until 2026-12-06);
-0.5 (the default) sorts sparse rows (MNIST pixels) inside the kernel.  Both give bitwise the same result
-(tests/test_relpsp_numba.py), so only time differs.  Full Adam training steps of the ``snnrepro bench
-stdbp`` networks and batch (spec settings, real MNIST from the data root when present), initial weights
-and after 100 warm-up steps, timed alternately by :func:`snnrepro.bench.timed_against` in both orders
-(each time is the mean of its two slots); writes a Markdown report.  docs/performance-stdbp.md quotes it::
+``--knob NAME --before VALUE`` sets ``kernel_numba.NAME`` to ``VALUE`` for the "before" steps and leaves the
+module's default for the "after" ones.  The settings A/B'd so far change only time (tests/test_relpsp_numba.py
+holds both sides bitwise equal):
+
+- ``PRESORT_DENSITY`` 0.0: every row longer than ``SORT_IN_KERNEL`` inputs sorted for the whole batch by
+  ``stable_sort`` before the call (the kernel until 2026-12-06); the default 0.5 sorts sparse rows (MNIST
+  pixels) inside the kernel, row by row in parallel;
+- ``SERIAL_AT_ONE_THREAD`` False: one-thread calls launch the parallel kernels on one block of rows (until
+  2026-12-06); the default True runs their serially compiled twins.
+
+Full Adam training steps of the ``snnrepro bench stdbp`` networks and batch (spec settings, real MNIST from the
+data root when present), initial weights and after 100 warm-up steps, timed alternately by
+:func:`snnrepro.bench.timed_against` in both orders (each time is the mean of its two slots); writes a Markdown
+report.  docs/performance-stdbp.md quotes the reports::
 
     MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 SNNREPRO_DATA=../shared/data PYTHONPATH=$PWD \\
-        python tools/stdbp_presort_ab.py --out results/bench/stdbp-presort-ab-2threads.md
+        python tools/stdbp_kernel_ab.py --knob PRESORT_DENSITY --before 0.0 \\
+        --out results/bench/stdbp-presort-ab-2threads.md
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 ... --out results/bench/stdbp-presort-ab-1thread.md
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 ... --knob SERIAL_AT_ONE_THREAD --before False \\
+        --out results/bench/one-thread/stdbp-serial-ab.md
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import datetime
 from collections.abc import Callable
@@ -28,9 +39,9 @@ from snnrepro.benches.stdbp import BATCH, CASES, WARM_STEPS, _input_sets, _snn, 
 from snnrepro.neurons.relpsp import kernel_numba
 
 
-def _with_density(step: Callable[[], object], density: float) -> Callable[[], object]:
+def _with(step: Callable[[], object], knob: str, value: object) -> Callable[[], object]:
     def run() -> object:
-        kernel_numba.PRESORT_DENSITY = density
+        setattr(kernel_numba, knob, value)
         return step()
 
     return run
@@ -38,21 +49,24 @@ def _with_density(step: Callable[[], object], density: float) -> Callable[[], ob
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--knob", required=True, help="a module-level setting of kernel_numba, e.g. PRESORT_DENSITY")
+    ap.add_argument("--before", required=True, help="its value for the 'before' steps (a Python literal)")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    default = kernel_numba.PRESORT_DENSITY
+    if not hasattr(kernel_numba, args.knob):
+        ap.error(f"kernel_numba has no setting {args.knob!r}")
+    default, before_value = getattr(kernel_numba, args.knob), ast.literal_eval(args.before)
     (x_all, source), *_ = _input_sets(4 * BATCH)
     torch.manual_seed(0)
     y_all = torch.randint(0, 10, (len(x_all),))
     x, y = x_all[:BATCH], y_all[:BATCH]
     lines = [
-        "# numba ReL-PSP kernel: batch sort before the call vs sparse rows sorted inside it",
+        f"# numba ReL-PSP kernel: {args.knob} {before_value!r} (before) vs {default!r} (after)",
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC",
         f"- torch threads: {torch.get_num_threads()}; inputs: {source}, batch {BATCH}; repeats {args.repeats}",
-        f"- before: PRESORT_DENSITY 0.0 (every row longer than {kernel_numba.SORT_IN_KERNEL} inputs sorted by "
-        f"stable_sort before the call); after: PRESORT_DENSITY {default}",
+        f"- tool: tools/stdbp_kernel_ab.py --knob {args.knob} --before {args.before}",
         "",
         "| network | weights | before ms/step | after ms/step | after / before |",
         "|---|---|---:|---:|---:|",
@@ -63,8 +77,8 @@ def main() -> None:
         for state in ("init", f"after {WARM_STEPS} steps"):
             if state != "init":
                 _warm(snn, x_all, y_all, lr, WARM_STEPS)
-            before = _with_density(adam_step_fn(copy.deepcopy(snn), x, y), 0.0)
-            after = _with_density(adam_step_fn(copy.deepcopy(snn), x, y), default)
+            before = _with(adam_step_fn(copy.deepcopy(snn), x, y), args.knob, before_value)
+            after = _with(adam_step_fn(copy.deepcopy(snn), x, y), args.knob, default)
             ms = {"before": [], "after": []}
             for first, second in ((("before", before), ("after", after)), (("after", after), ("before", before))):
                 # both orders: the second slot of an alternate pair ran 3-9 % slower in an A/A check
@@ -76,7 +90,7 @@ def main() -> None:
             t_before, t_after = (sum(v) / len(v) for v in (ms["before"], ms["after"]))
             lines.append(f"| {arch} | {state} | {t_before:.2f} | {t_after:.2f} | {t_after / t_before:.2f}x |")
             print(lines[-1], flush=True)
-    kernel_numba.PRESORT_DENSITY = default
+    setattr(kernel_numba, args.knob, default)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
 

@@ -47,6 +47,7 @@ compiles (a few seconds per dtype), later processes load the cache.
 from __future__ import annotations
 
 import os
+import types
 from typing import NamedTuple
 
 import numpy as np
@@ -70,11 +71,19 @@ PRESORT_DENSITY = 0.5  # longer rows too (in parallel) when fewer than this frac
 GEMM_PER_SCAN = 7  # backward: a matrix product's multiply-add costs ~1/7 of a scanned (position, neuron) (measured)
 
 
+SERIAL_AT_ONE_THREAD = True  # one-thread calls run the serially compiled kernels (no parallel launch)
+
+
 def _threads() -> int:
     """Threads for one kernel call: PyTorch's setting, within numba's pool."""
     n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     return n
+
+
+def _kernel(parallel, serial, n_blocks: int):  # noqa: ANN001, ANN202
+    """The parallel kernel, or its serial twin for a one-thread call (``SERIAL_AT_ONE_THREAD``)."""
+    return serial if n_blocks == 1 and SERIAL_AT_ONE_THREAD else parallel
 
 
 if AVAILABLE:
@@ -122,8 +131,7 @@ if AVAILABLE:
             order[p] = idx[perm[p]]
         return n
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def _forward_rows(t_in, w, theta, t_max, n_blocks, presorted, ts, order, n_spk, t_out, n_causal, w_sum):  # noqa: ANN001, ANN202
+    def _forward_rows_py(t_in, w, theta, t_max, n_blocks, presorted, ts, order, n_spk, t_out, n_causal, w_sum):  # noqa: ANN001, ANN202
         """Eq. 12 per (row, neuron).  ``t_in`` ``[B, N]`` input times (weight dtype), ``w`` ``[N, M]``.
         Fills ``ts``/``order``/``n_spk`` (each row's spiking inputs in time order, their indices and count:
         what the backward walks) and ``t_out``, ``n_causal`` (0 = silent), ``w_sum``.  ``presorted``: the
@@ -178,8 +186,7 @@ if AVAILABLE:
                         t_out[b, j] = t_max
                         w_sum[b, j] = zero
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def _backward_rows(ts, order, w, t_out, n_causal, a, lo, hi, outside, n_blocks, g_t, g_w_parts):  # noqa: ANN001, ANN202
+    def _backward_rows_py(ts, order, w, t_out, n_causal, a, lo, hi, outside, n_blocks, g_t, g_w_parts):  # noqa: ANN001, ANN202
         """Eq. 14-15's sums over sorted positions ``lo[b] <= p < hi[b]`` of each row, for the (position, neuron)
         pairs inside the causal set (``p < |C_bj|``), or outside it if ``outside``.
 
@@ -208,6 +215,19 @@ if AVAILABLE:
                         for j in range(n_out):
                             c = a[b, j] if (n_causal[b, j] > p) != outside else zero
                             grow[j] += c * (t_p - t_out[b, j])
+
+    def _parallel_and_serial(fn):  # noqa: ANN001, ANN202
+        """``fn`` compiled twice: with ``parallel=True`` (blocks of rows over numba's thread pool) and serially
+        (``prange`` runs as ``range``; its own name, so its own cache file).  One-thread calls take the serial
+        one: the launch of a parallel region costs ~0.05 ms on an idle core and far more while other processes
+        share the CPU, a sizeable part of a 784-400-10 step (four calls per step;
+        results/bench/one-thread/stdbp-serial-ab.md)."""
+        serial = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__.removesuffix("_py") + "_serial")
+        serial.__qualname__ = serial.__name__
+        return numba.njit(parallel=True, cache=True, nogil=True)(fn), numba.njit(cache=True, nogil=True)(serial)
+
+    _forward_rows, _forward_rows_serial = _parallel_and_serial(_forward_rows_py)
+    _backward_rows, _backward_rows_serial = _parallel_and_serial(_backward_rows_py)
 
 
 class _Saved(NamedTuple):
@@ -258,7 +278,9 @@ def _grads(sv: _Saved, grad_out: np.ndarray, need_t: bool, need_w: bool) -> tupl
     g_t = np.zeros(sv.ts.shape if need_t else (0, 0), sv.w.dtype)
     g_w_parts = np.zeros((n_blocks, *sv.w.shape) if need_w else (0, 0, 0), sv.w.dtype)
     outside = mode == "complement"
-    _backward_rows(sv.ts, sv.order, sv.w, sv.t_out, sv.n_causal, a, lo, hi, outside, n_blocks, g_t, g_w_parts)
+    _kernel(_backward_rows, _backward_rows_serial, n_blocks)(
+        sv.ts, sv.order, sv.w, sv.t_out, sv.n_causal, a, lo, hi, outside, n_blocks, g_t, g_w_parts
+    )
     g_w = g_w_parts.sum(0) if need_w else None
     if not outside:
         return (g_t if need_t else None), g_w
@@ -294,8 +316,9 @@ class _FirstSpikeNumba(torch.autograd.Function):
         t_out = np.empty((bsz, n_out), w.dtype)
         n_causal = np.empty((bsz, n_out), np.int32)
         w_sum = np.zeros((bsz, n_out), w.dtype)
-        _forward_rows(
-            t, w, np_dt(theta), np_dt(t_max), _threads(), presorted, ts, order, n_spk, t_out, n_causal, w_sum
+        n_blocks = _threads()
+        _kernel(_forward_rows, _forward_rows_serial, n_blocks)(
+            t, w, np_dt(theta), np_dt(t_max), n_blocks, presorted, ts, order, n_spk, t_out, n_causal, w_sum
         )
         ctx.saved = _Saved(t, ts, order, n_spk, w, t_out, n_causal, w_sum, np_dt(t_max))
         ctx.in_dtype = t_in.dtype
