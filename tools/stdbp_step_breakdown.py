@@ -95,7 +95,8 @@ def main() -> None:
     for _ in range(args.repeats):  # the input sets alternate
         for source, (model, x, y, lr) in models.items():
             r = _timed_steps(model, x, y, lr, args.steps)
-            work[source] = [_work(sv) for sv in r.pop("saved")]
+            saved = r.pop("saved")
+            work.setdefault(source, [_work(sv) for sv in saved])  # the first repeat's
             for k, v in r.items():
                 results.setdefault(source, defaultdict(list))[k].append(v)
     keys = list(next(iter(results.values())))
@@ -119,7 +120,7 @@ def main() -> None:
         cells = " | ".join(f"{min(v):.2f} / {max(v):.2f}" for v in vals.values())
         ratio = np.mean(vals[names[-1]]) / np.mean(vals[names[0]]) if len(names) > 1 else float("nan")
         lines.append(f"| {'**step**' if k == 'step' else k} | {cells} | {ratio:.2f}x |")
-    lines += ["", "Work per row of the first timed step:", ""]
+    lines += ["", "Work per row in the first timed step of the first repeat:", ""]
     lines += [f"- {n}: " + "; ".join(w) for n, w in work.items()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
