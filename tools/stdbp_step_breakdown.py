@@ -30,32 +30,33 @@ SPEC = "mnist-stdbp-mlp400"
 
 
 def _timed_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> dict:
-    """Mean ms per Adam step and per numba call (keyed by layer shape), and the first step's saved forwards."""
+    """Mean ms per Adam step and per numba call (keyed by layer shape), and what the first timed step's backward
+    calls were given (saved forward, ``need_t``, ``need_w``), in layer order."""
     fn = kernel_numba._FirstSpikeNumba
     orig_fwd, orig_grads = fn.forward, kernel_numba._grads
     ms: dict[str, float] = defaultdict(float)
-    saved: list[kernel_numba._Saved] = []
+    calls: list[tuple[kernel_numba._Saved, bool, bool]] = []
 
     def forward(ctx, t_in, weight, theta, t_max):  # noqa: ANN001, ANN202
         t0 = time.perf_counter()
         out = orig_fwd(ctx, t_in, weight, theta, t_max)
         ms[f"forward {tuple(weight.shape)}"] += time.perf_counter() - t0
-        saved.append(ctx.saved)
         return out
 
     def grads(sv, g, need_t, need_w):  # noqa: ANN001, ANN202
         t0 = time.perf_counter()
         out = orig_grads(sv, g, need_t, need_w)
         ms[f"backward {sv.w.shape}"] += time.perf_counter() - t0
+        if step == 2:  # the first timed step
+            calls.append((sv, need_t, need_w))
         return out
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     fn.forward, kernel_numba._grads = staticmethod(forward), grads
     try:
-        for i in range(steps + 2):  # two untimed steps first
-            if i == 2:
+        for step in range(steps + 2):  # two untimed steps first
+            if step == 2:
                 ms.clear()
-                del saved[2:]
                 t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(model(x), y).backward()
@@ -63,12 +64,12 @@ def _timed_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: f
         total = time.perf_counter() - t0
     finally:
         fn.forward, kernel_numba._grads = orig_fwd, orig_grads
-    return {"step": 1e3 * total / steps, **{k: 1e3 * v / steps for k, v in ms.items()}, "saved": saved[:2]}
+    return {"step": 1e3 * total / steps, **{k: 1e3 * v / steps for k, v in ms.items()}, "calls": calls[::-1]}
 
 
-def _work(sv: kernel_numba._Saved) -> str:
+def _work(sv: kernel_numba._Saved, need_t: bool, need_w: bool) -> str:
     fired = sv.n_causal > 0
-    mode, lo, hi = kernel_numba.backward_mode(sv, need_t=sv.w.shape[0] != 784, need_w=True)
+    mode, lo, hi = kernel_numba.backward_mode(sv, need_t, need_w)
     scan = float(sv.n_spk.mean()) * sv.w.shape[1]
     return (
         f"{tuple(sv.w.shape)}: {sv.n_spk.mean():.0f} spiking inputs/row, {100 * fired.mean():.1f} % fired, "
@@ -95,8 +96,9 @@ def main() -> None:
     for _ in range(args.repeats):  # the input sets alternate
         for source, (model, x, y, lr) in models.items():
             r = _timed_steps(model, x, y, lr, args.steps)
-            saved = r.pop("saved")
-            work.setdefault(source, [_work(sv) for sv in saved])  # the first repeat's
+            calls = r.pop("calls")
+            if source not in work:  # the first repeat's
+                work[source] = [_work(*call) for call in calls]
             for k, v in r.items():
                 results.setdefault(source, defaultdict(list))[k].append(v)
     keys = list(next(iter(results.values())))

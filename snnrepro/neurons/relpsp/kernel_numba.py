@@ -69,8 +69,6 @@ BACKWARD_MODE: str | None = None  # 'causal', 'complement' or None (the cheaper 
 SORT_IN_KERNEL = 64  # rows of at most this many inputs (im2col patches) are sorted in the kernel, row by row
 PRESORT_DENSITY = 0.5  # longer rows too (in parallel) when fewer than this fraction of their inputs spike
 GEMM_PER_SCAN = 7  # backward: a matrix product's multiply-add costs ~1/7 of a scanned (position, neuron) (measured)
-
-
 SERIAL_AT_ONE_THREAD = True  # one-thread calls run the serially compiled kernels (no parallel launch)
 
 
