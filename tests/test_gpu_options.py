@@ -69,7 +69,7 @@ def test_options_are_validated_and_in_the_schema() -> None:
     assert (spec.train.amp, spec.train.channels_last, spec.train.data_on_device) == ("bf16", True, True)
     props = spec_schema()["properties"]["train"]["properties"]
     assert props["amp"]["enum"] == ["none", "bf16"]
-    assert props["compile"] == {"type": "boolean"} and props["data_on_device"] == {"type": "boolean"}
+    assert props["compile"] == {"type": "boolean", "default": False} == props["data_on_device"]
 
 
 def test_device_batches_follow_the_loader_order() -> None:

@@ -78,6 +78,56 @@ def test_errors_name_file_key_and_expectation(mutation: dict, message: str) -> N
         res(raw, profile="quick" if "profiles" in mutation else "full")
 
 
+@pytest.mark.parametrize(
+    ("mutation", "key", "message"),
+    [
+        # an unknown key is met before any field's value at its level (pydantic reports the field first)
+        ({"train": {"epochs": "many", "bogus": 1}}, "train.bogus", "unknown key; allowed keys here: amp, batch_size"),
+        # fields in their declared order: dataset comes before model, whatever order the file has
+        ({"model": {"arch": "64-10"}, "dataset": 3}, "dataset", "expected a mapping, got 3"),
+        ({"optimizer": {"betas": [0.9, "x"], "lr": "y"}}, "optimizer.lr", "expected a number, got 'y'"),
+        ({"optimizer": {"betas": [0.9, "x"]}}, "optimizer.betas[1]", "expected a number, got 'x'"),
+        # depth first: the first field's deepest problem before the next field's
+        ({"dataset": {"name": "digits", "params": {1: 2}}, "train": {"epochs": "x"}}, "dataset.params",
+         "expected a mapping with string keys"),
+        # the loader fills `profile` and `source`: a file may not
+        ({"source": "x.yaml"}, "source", "unknown key; allowed keys here: analyses, baseline"),
+    ],
+)
+def test_the_first_problem_in_reading_order_is_the_one_reported(mutation: dict, key: str, message: str) -> None:
+    with pytest.raises(SpecError) as err:
+        res({**BASE, **mutation})
+    assert err.value.key == key and message in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        ({"train": {"epochs": 7.0}}, r"train\.epochs: expected an integer, got 7\.0"),
+        ({"train": {"epochs": "7"}}, r"train\.epochs: expected an integer, got '7'"),
+        ({"train": {"deterministic": 1}}, r"train\.deterministic: expected true/false, got 1"),
+        ({"optimizer": {"lr": True}}, r"optimizer\.lr: expected a number, got True"),
+        ({"optimizer": {"lr": "inf"}}, r"optimizer\.lr: expected a finite number, got 'inf'"),
+        ({"optimizer": {"lr": 10**400}}, r"optimizer\.lr: expected a finite number"),
+        ({"reported": "high"}, r"reported: expected a number or null, got 'high'"),
+        ({"schedule": {"milestones": {10, 20}}}, r"schedule\.milestones: expected a list of an integer"),
+        ({"analyses": ["energy", 3]}, r"analyses\[1\]: expected a mapping, got 3"),
+    ],
+)
+def test_values_are_strictly_typed(mutation: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        res({**BASE, **mutation})
+
+
+def test_numbers_names_and_texts_are_converted_as_yaml_writes_them() -> None:
+    spec = res({**BASE, "table": 2, "reported": 98, "encoder": "latency", "analyses": ["energy"],
+                "optimizer": {"lr": 1, "betas": ["0.9", 0]}})  # fmt: skip
+    assert spec.table == "2" and spec.reported == 98.0 and type(spec.reported) is float
+    assert spec.encoder.name == "latency" and spec.encoder.params == {} and spec.analyses[0].name == "energy"
+    assert spec.optimizer.lr == 1.0 and spec.optimizer.betas == [0.9, 0.0]
+    assert all(type(b) is float for b in spec.optimizer.betas)
+
+
 def test_yaml_scientific_notation_strings_are_numbers() -> None:
     spec = res({**BASE, "optimizer": {"name": "adamw", "lr": "1e-3", "weight_decay": "1e-4"}})
     assert spec.optimizer.lr == pytest.approx(1e-3) and spec.optimizer.weight_decay == pytest.approx(1e-4)

@@ -11,10 +11,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Strict
 
 from snnrepro.spec.errors import SpecError
 from snnrepro.spec.errors import short as _short
+from snnrepro.spec.fields import FORBID_EXTRA, Bool, Int, IntList, Mapping, Number, NumberList, Text
 
 PAPERS = ("rsn", "stdbp", "brp", "bpsta", "iir")
 
@@ -39,63 +42,77 @@ def check_id(value: object, where: str, key: str = "id") -> str:
 class Component:
     """A registry entry and its parameters (dataset, encoder, rule, loss, analysis)."""
 
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
+    __pydantic_config__ = FORBID_EXTRA
+    name: Text
+    params: Mapping = field(default_factory=dict)
+
+
+def _named(value: Any) -> Any:
+    """``encoder: latency`` is short for ``encoder: {name: latency}``."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+#: a :class:`Component`, or its name alone
+NamedComponent = Annotated[Component, BeforeValidator(_named, json_schema_input_type=str | Component)]
 
 
 @dataclass
 class ModelSpec:
-    family: str
-    arch: str
-    params: dict[str, Any] = field(default_factory=dict)
+    __pydantic_config__ = FORBID_EXTRA
+    family: Text
+    arch: Text
+    params: Mapping = field(default_factory=dict)
 
 
 @dataclass
 class OptimizerSpec:
-    name: str = "adam"  # adam | adamw | sgd
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    __pydantic_config__ = FORBID_EXTRA
+    name: Text = "adam"  # adam | adamw | sgd
+    lr: Number = 1e-3
+    weight_decay: Number = 0.0
+    momentum: Number = 0.9
+    nesterov: Bool = False
+    betas: NumberList = field(default_factory=lambda: [0.9, 0.999])
 
 
 @dataclass
 class ScheduleSpec:
-    name: str = "constant"  # constant | step | multistep | cosine | cosine_restarts
-    warmup_epochs: int = 0
-    step_size: int = 30
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
-    t0: int = 10
-    t_mult: int = 1
-    eta_min: float = 0.0
+    __pydantic_config__ = FORBID_EXTRA
+    name: Text = "constant"  # constant | step | multistep | cosine | cosine_restarts
+    warmup_epochs: Int = 0
+    step_size: Int = 30
+    milestones: IntList = field(default_factory=list)
+    gamma: Number = 0.1
+    t0: Int = 10
+    t_mult: Int = 1
+    eta_min: Number = 0.0
 
 
 @dataclass
 class TrainSpec:
-    epochs: int = 10
-    batch_size: int = 128
-    eval_batch_size: int = 1000
-    seeds: int = 1
-    train_subset: int | None = None
-    test_subset: int | None = None
-    max_batches: int | None = None
-    max_eval_batches: int | None = None
-    grad_clip: float | None = None
-    num_workers: int = 0
-    deterministic: bool = False
+    __pydantic_config__ = FORBID_EXTRA
+    epochs: Int = 10
+    batch_size: Int = 128
+    eval_batch_size: Int = 1000
+    seeds: Int = 1
+    train_subset: Int | None = None
+    test_subset: Int | None = None
+    max_batches: Int | None = None
+    max_eval_batches: Int | None = None
+    grad_clip: Number | None = None
+    num_workers: Int = 0
+    deterministic: Bool = False
     #: fraction of the training set held out to pick the best epoch without looking at the test set
-    val_split: float | None = None
+    val_split: Number | None = None
     #: GPU throughput options (docs/performance.md "GPU options"); at their defaults they leave the hash alone
     #: ``none`` | ``bf16``: forward under ``torch.autocast(dtype=torch.bfloat16)`` (scores and loss in float32)
-    amp: str = "none"
+    amp: Text = "none"
     #: model and 4-D inputs in ``torch.channels_last`` memory format
-    channels_last: bool = False
+    channels_last: Bool = False
     #: ``torch.compile`` of the network for training and evaluation (checkpoints keep the uncompiled weights)
-    compile: bool = False
+    compile: Bool = False
     #: the whole (unaugmented) train/test sets on the device once, batches drawn by index in the loader's order
-    data_on_device: bool = False
+    data_on_device: Bool = False
 
 
 #: train keys added after specs were committed, with the default at which :meth:`Spec.method_dict` drops them
@@ -113,36 +130,38 @@ LATER_TRAIN_DEFAULTS: dict[str, Any] = {
 class Reference:
     """A cited baseline from the paper's table (shown as a reference row, not trained)."""
 
-    method: str
-    value: float | None = None
-    arch: str = ""
-    note: str = ""
+    __pydantic_config__ = FORBID_EXTRA
+    method: Text
+    value: Number | None = None
+    arch: Text = ""
+    note: Text = ""
 
 
 @dataclass
 class Spec:
-    id: str
-    paper: str
-    table: str
-    row: str
-    dataset: Component
+    __pydantic_config__ = FORBID_EXTRA
+    id: Text
+    paper: Text
+    table: Text
+    row: Text
+    dataset: NamedComponent
     model: ModelSpec
-    reported: float | None = None
-    metric: str = "best_test_acc"
-    tolerance: float = 0.5
-    notes: str = ""
+    reported: Number | None = None
+    metric: Text = "best_test_acc"
+    tolerance: Number = 0.5
+    notes: Text = ""
     #: id of the row this row's claim is a difference against (ablation step, baseline, pseudo-BP); tables
     #: compare the measured gap with the reported one.  Presentation only: not part of the hash.
-    baseline: str | None = None
-    encoder: Component = field(default_factory=lambda: Component("identity"))
-    rule: Component = field(default_factory=lambda: Component("backprop"))
-    loss: Component = field(default_factory=lambda: Component("cross_entropy"))
+    baseline: Text | None = None
+    encoder: NamedComponent = field(default_factory=lambda: Component("identity"))
+    rule: NamedComponent = field(default_factory=lambda: Component("backprop"))
+    loss: NamedComponent = field(default_factory=lambda: Component("cross_entropy"))
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
-    analyses: list[Component] = field(default_factory=list)
-    references: list[Reference] = field(default_factory=list)
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analyses: Annotated[list[NamedComponent], Strict()] = field(default_factory=list)
+    references: Annotated[list[Reference], Strict()] = field(default_factory=list)
+    profiles: Mapping = field(default_factory=dict)
     # resolution facts, not part of the YAML schema
     profile: str = "full"
     source: str = ""

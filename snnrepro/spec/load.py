@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from snnrepro.spec.classes import Spec
-from snnrepro.spec.convert import build_dataclass
+from snnrepro.spec.convert import to_spec
 from snnrepro.spec.errors import SpecError
 from snnrepro.spec.extends import KEY as EXTENDS_KEY
 from snnrepro.spec.extends import read_chain
@@ -67,7 +67,7 @@ def resolve(
     resolved = apply_overrides(raw, profile_overrides(raw, profile, where))
     if overrides:
         resolved = apply_overrides(resolved, overrides)
-    spec: Spec = build_dataclass(Spec, resolved, where, "")
+    spec = to_spec(resolved, where)
     spec.profile = profile
     spec.source = where
     validate(spec, where, check_registry)

@@ -1,4 +1,4 @@
-"""A JSON Schema (draft 2020-12) of spec files, derived from the same dataclasses the loader fills.
+"""A JSON Schema (draft 2020-12) of spec files: pydantic's schema of the types the loader validates with.
 
 ``snnrepro schema`` prints it; ``experiments/spec.schema.json`` is the committed copy (a test checks it
 is current), for editors (e.g. ``# yaml-language-server: $schema=../spec.schema.json`` atop a spec).
@@ -10,12 +10,11 @@ cannot build or a parameter the encoder refuses) and gives the precise one-line 
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from typing import Any
 
-from snnrepro.spec.classes import ID_PATTERN, NON_YAML_FIELDS, PAPERS, Component, Spec, TrainSpec
+from pydantic import TypeAdapter
+
+from snnrepro.spec.classes import ID_PATTERN, NON_YAML_FIELDS, PAPERS, Spec
 from snnrepro.spec.extends import KEY as EXTENDS_KEY
 from snnrepro.spec.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
 from snnrepro.spec.plugin_names import (
@@ -29,8 +28,6 @@ from snnrepro.spec.plugin_names import (
 from snnrepro.spec.profiles import PROFILE_KEYS, PROFILES
 from snnrepro.spec.validate import AMP_MODES, MAX_WORKERS, TRAIN_LIMITS
 
-#: a number written as a string (YAML 1.1 reads ``1e-3`` as one), which the loader accepts
-NUMBER_STRING = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 #: extra constraints per key path ("" the top level), merged into the derived schema
 CONSTRAINTS: dict[str, dict[str, Any]] = {
     "id": {"pattern": ID_PATTERN.pattern},
@@ -57,46 +54,40 @@ def _only(schema: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return {**schema, **extra}
 
 
-def _of(tp: Any, path: str) -> dict[str, Any]:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        branches = [_of(a, path) for a in typing.get_args(tp)]  # nested anyOf spliced into one
-        return {"anyOf": [b for br in branches for b in (br["anyOf"] if list(br) == ["anyOf"] else [br])]}
-    if dataclasses.is_dataclass(tp):
-        return _dataclass(tp, path)
-    if origin is list:
-        return {"type": "array", "items": _of(typing.get_args(tp)[0], f"{path}[]")}
-    if origin is dict or tp is Any:
-        return {"type": "object"} if origin is dict else {}
-    if tp is bool:
-        return {"type": "boolean"}
-    if tp is int:
-        return {"type": "integer"}
-    if tp is float:
-        return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_STRING}]}
-    if tp is str:
-        return {"type": ["string", "number"]}
-    if tp is type(None):
-        return {"type": "null"}
-    raise TypeError(f"no JSON Schema for {tp!r} at {path}")
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by a copy of ``X`` (a key path's constraints
+    differ where two paths share a class: ``encoder.name`` and ``loss.name`` are both a Component's name)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if ref is not None:
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline(defs[ref.rsplit("/", 1)[1]], defs), **_inline(rest, defs)}
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
 
 
-def _dataclass(cls: Any, path: str) -> dict[str, Any]:
-    """An object schema of ``cls``'s YAML fields.  Nested keys are not marked required: a file that
-    ``extends:`` another states only what differs (the top level's required keys are checked below)."""
-    hints = typing.get_type_hints(cls)
-    props: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in NON_YAML_FIELDS:
-            continue
-        sub = f"{path}.{f.name}" if path else f.name
-        prop = _only(_of(hints[f.name], sub), CONSTRAINTS.get(sub, {}))
-        doc = _FIELD_DOCS.get(sub)
-        props[f.name] = {"description": doc, **prop} if doc else prop
-    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
-    if cls is Component:  # `encoder: latency` is short for `encoder: {name: latency}`
-        name = props["name"]
-        return {"anyOf": [name, out]}
+def _tidy(node: dict[str, Any], path: str) -> dict[str, Any]:
+    """pydantic's schema of the key path ``path``, narrowed by :data:`CONSTRAINTS` and described by
+    :data:`_FIELD_DOCS`, without titles.  Nested keys are not marked required: a file that ``extends:``
+    another states only what differs (the top level's required keys are checked in :func:`spec_schema`)."""
+    out = {k: v for k, v in node.items() if k != "title" and not (k == "required" and path)}
+    if "anyOf" in out:  # `encoder: latency` is short for `encoder: {name: latency}`: the name's constraints
+        name = CONSTRAINTS.get(f"{path}.name" if path else "name", {})
+        out["anyOf"] = [_only(b, name) if b == {"type": "string"} else _tidy(b, path) for b in out["anyOf"]]
+    if "items" in out:
+        out["items"] = _tidy(out["items"], f"{path}[]")
+    if "properties" in out:
+        props = {}
+        for key, prop in out["properties"].items():
+            if key in NON_YAML_FIELDS:
+                continue
+            sub = f"{path}.{key}" if path else key
+            prop = _only(_tidy(prop, sub), CONSTRAINTS.get(sub, {}))
+            doc = _FIELD_DOCS.get(sub)
+            props[key] = {"description": doc, **prop} if doc else prop
+        out["properties"] = props
     return out
 
 
@@ -111,10 +102,12 @@ _FIELD_DOCS = {
 
 
 def spec_schema() -> dict[str, Any]:
-    """The JSON Schema of a spec file (``extends:`` included: a child needs only its ``id``)."""
-    top = _dataclass(Spec, "")
-    required = [f.name for f in dataclasses.fields(Spec) if f.name not in NON_YAML_FIELDS
-                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    """The JSON Schema of a spec file (``extends:`` included: a child needs only its ``id``), from
+    pydantic's schema of :class:`Spec`, the same types the loader validates with."""
+    derived = TypeAdapter(Spec).json_schema()
+    top = _tidy(_inline(derived, derived.pop("$defs", {})), "")
+    required = [k for k in top.pop("required") if k not in NON_YAML_FIELDS]
+    top.pop("description", None)
     top["properties"] = {
         EXTENDS_KEY: {
             "description": "the parent spec: a spec id or a .yaml path relative to this file; this file's keys "
@@ -123,7 +116,7 @@ def spec_schema() -> dict[str, Any]:
         },
         **top["properties"],
     }
-    train = _dataclass(TrainSpec, "train")
+    train = top["properties"]["train"]
     overrides = {"train": train, "dataset": {"type": "object"}}
     top["properties"]["profiles"] = {
         "description": _FIELD_DOCS["profiles"],
