@@ -65,6 +65,18 @@ def _surrogate(v, p, SG: tl.constexpr):
 
 
 @triton.jit
+def _reset(h, o, theta, v_reset, RESET: tl.constexpr):
+    """``u_t`` after the spikes ``o`` of ``h_t``: hard (to ``v_reset``), soft (minus ``theta``) or none."""
+    if RESET == 0:
+        u = h - o * h + v_reset * o
+    elif RESET == 1:
+        u = h - theta * o
+    else:
+        u = h
+    return u
+
+
+@triton.jit
 def _lif_fwd(
     x_ptr, o_ptr, h_ptr, N, T, lam, theta, v_reset, u0,
     RESET: tl.constexpr, REFRACTORY: tl.constexpr, STORE_H: tl.constexpr, BLOCK: tl.constexpr,
@@ -89,12 +101,7 @@ def _lif_fwd(
         tl.store(o_ptrs, o.to(o_ptr.dtype.element_ty), mask=mask)
         if STORE_H:
             tl.store(h_ptrs, h.to(h_ptr.dtype.element_ty), mask=mask)
-        if RESET == 0:
-            u = h - o * h + v_reset * o
-        elif RESET == 1:
-            u = h - theta * o
-        else:
-            u = h
+        u = _reset(h, o, theta, v_reset, RESET)
         x_ptrs += N
         o_ptrs += N
         h_ptrs += N
@@ -128,12 +135,7 @@ def _lif_bwd(
             h = tl.where(blocked > 0, u, h)
             blocked = tl.where(o > 0.0, REFRACTORY, tl.maximum(blocked - 1, 0))
         tl.store(g_ptrs, h.to(gx_ptr.dtype.element_ty), mask=mask)
-        if RESET == 0:
-            u = h - o * h + v_reset * o
-        elif RESET == 1:
-            u = h - theta * o
-        else:
-            u = h
+        u = _reset(h, o, theta, v_reset, RESET)
         x_ptrs += N
         o_ptrs += N
         g_ptrs += N
