@@ -29,7 +29,8 @@ _NOT_A_MAPPING = ("dataclass_type", "dataclass_args_type")
 
 
 @functools.cache
-def _adapter() -> TypeAdapter[Spec]:
+def spec_adapter() -> TypeAdapter[Spec]:
+    """pydantic's validator of :class:`Spec` (built once; :mod:`snnrepro.spec.schema` takes its JSON Schema)."""
     return TypeAdapter(Spec)
 
 
@@ -117,16 +118,13 @@ def _message(err: dict[str, Any], at: _Located) -> str:
 
 def to_spec(data: dict[str, Any], where: str) -> Spec:
     """The :class:`Spec` of the mapping ``data`` (keys and types checked), or the first problem as a
-    :class:`SpecError`."""
-    resolution = sorted((k for k in data if k in NON_YAML_FIELDS), key=str)
-    if resolution:  # `profile` and `source` are filled by the loader, never read from a file
+    :class:`SpecError`.  ``data`` is a mapping (:func:`snnrepro.spec.load.resolve` says so when it is not)."""
+    if any(k in NON_YAML_FIELDS for k in data):  # `profile` and `source` are filled by the loader, never read
         unknown = sorted((k for k in data if k not in _yaml_fields(Spec)), key=str)
         raise SpecError(where, str(unknown[0]), _message({"type": _UNKNOWN[0]}, _Located(owner=Spec)))
     try:
-        return _adapter().validate_python(data)
+        return spec_adapter().validate_python(data)
     except ValidationError as exc:
         located = [(_locate(e["loc"], data, e["type"] in _UNKNOWN), e) for e in exc.errors(include_url=False)]
         at, err = min(located, key=lambda pair: pair[0].order)
-        if err["type"] in _NOT_A_MAPPING and not at.key:
-            raise SpecError(where, "(top level)", _message(err, at)) from None
         raise SpecError(where, at.key, _message(err, at)) from None

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from snnrepro.spec.classes import ID_PATTERN, NON_YAML_FIELDS, PAPERS, Spec
+from snnrepro.spec.classes import ID_PATTERN, NON_YAML_FIELDS, PAPERS
+from snnrepro.spec.convert import spec_adapter
 from snnrepro.spec.extends import KEY as EXTENDS_KEY
 from snnrepro.spec.optim_names import OPTIMIZER_NAMES, SCHEDULE_NAMES
 from snnrepro.spec.plugin_names import (
@@ -104,7 +103,7 @@ _FIELD_DOCS = {
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file (``extends:`` included: a child needs only its ``id``), from
     pydantic's schema of :class:`Spec`, the same types the loader validates with."""
-    derived = TypeAdapter(Spec).json_schema()
+    derived = spec_adapter().json_schema()
     top = _tidy(_inline(derived, derived.pop("$defs", {})), "")
     required = [k for k in top.pop("required") if k not in NON_YAML_FIELDS]
     top.pop("description", None)
