@@ -99,6 +99,23 @@ def test_a_claimed_gap_is_compared_as_a_gap() -> None:
     assert row_summary(mine, flipped, all_specs=[base, mine])["gap"] == "reversed"
 
 
+def test_a_gap_without_a_paper_number_or_a_result_says_which() -> None:
+    base = spec_for(id="digits-base", reported=88.0)
+    mine = spec_for(baseline="digits-base")
+    pool = [base, mine]
+    assert row_summary(mine, [rec(mine, s, 0.90) for s in range(3)], all_specs=pool)["gap"] == "not measured"
+    quick = [rec(base, s, 0.88, profile="quick") for s in range(3)] + [rec(mine, s, 0.90) for s in range(3)]
+    s = row_summary(mine, quick, all_specs=pool)
+    assert s["gap"] == "not comparable (full vs quick budget)" and s["gap_measured"] is None
+    base_sub, mine_sub = spec_for(id="digits-base", reported=None), spec_for(baseline="digits-base", reported=None)
+    both = [rec(base_sub, s, 0.88) for s in range(3)] + [rec(mine_sub, s, 0.90) for s in range(3)]
+    s = row_summary(mine_sub, both, all_specs=[base_sub, mine_sub])
+    assert s["gap"] == "measured, no paper gap" and s["gap_measured"] == pytest.approx(2.0)
+    assert s["gap_reported"] is None
+    one_seed = both[:1] + both[3:]  # the baseline has 1 of its 3 seeds: no verdict on the gap yet
+    assert row_summary(mine_sub, one_seed, all_specs=[base_sub, mine_sub])["gap"] == "incomplete"
+
+
 def test_baseline_must_name_another_row() -> None:
     with pytest.raises(SpecError, match="baseline"):
         spec_for(baseline="digits-relu-mlp")

@@ -251,7 +251,9 @@ VERDICT_LEGEND = (
     " instead); *final* is the last epoch's.  Ties (e.g. all outputs silent) count as wrong.  Seeds are"
     " counted by status (failed, diverged and interrupted ones included).  *gap* = this row minus its"
     " baseline row, measured vs reported: *holds* when it has the reported sign and reaches the reported size"
-    " less the row's tolerance (*smaller*, *reversed* otherwise).  *flags*: records made on a dirty tree, on a"
+    " less the row's tolerance (*smaller*, *reversed* otherwise; *incomplete* while a row lacks seeds; *not"
+    " measured* while a row has no result; *not comparable* across budgets; *measured, no paper gap* for"
+    " substitute rows the paper gives no number for).  *flags*: records made on a dirty tree, on a"
     " commit whose family code changed since, or on several commits."
 )
 

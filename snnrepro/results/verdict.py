@@ -186,7 +186,9 @@ def gap(spec: Spec, mine: RowVerdict, base_spec: Spec | None, base: RowVerdict |
 
     The gap *holds* when both rows are complete full-budget results and the measured gap has the reported
     sign and reaches the reported size less this row's tolerance; else it is *smaller* or *reversed* (zero
-    or the other sign); *incomplete* while either row lacks seeds, *not comparable* across budgets.
+    or the other sign); *incomplete* while either row lacks seeds. Without a gap to judge it is *not
+    measured* (a row has no result), *not comparable* (the two rows' results have different budgets) or,
+    for a substitute row whose paper gives no number, *measured, no paper gap* (complete rows only).
     """
     if not spec.baseline:
         return None
@@ -195,13 +197,15 @@ def gap(spec: Spec, mine: RowVerdict, base_spec: Spec | None, base: RowVerdict |
     reported = None
     if spec.reported is not None and base_spec.reported is not None:
         reported = spec.reported - base_spec.reported
-    measured = None
-    if mine.mean is not None and base.mean is not None and mine.profile == base.profile:
-        measured = mine.mean - base.mean
-    if measured is None or reported is None:
-        return Gap(spec.baseline, measured, reported, "not comparable")
+    if mine.mean is None or base.mean is None:
+        return Gap(spec.baseline, None, reported, "not measured")
+    if mine.profile != base.profile:
+        return Gap(spec.baseline, None, reported, f"not comparable ({mine.profile} vs {base.profile} budget)")
+    measured = mine.mean - base.mean
     if not (mine.complete and base.complete):
         return Gap(spec.baseline, measured, reported, "incomplete")
+    if reported is None:
+        return Gap(spec.baseline, measured, reported, "measured, no paper gap")
     if reported != 0 and measured * reported <= 0:
         return Gap(spec.baseline, measured, reported, "reversed")
     if abs(measured) < abs(reported) - spec.tolerance:
