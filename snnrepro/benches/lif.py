@@ -190,7 +190,7 @@ def saved_mb(model: nn.Module, x: torch.Tensor) -> float:
         try:
             st = t.untyped_storage()
             seen[st.data_ptr()] = max(seen.get(st.data_ptr(), 0), st.nbytes())
-        except (RuntimeError, NotImplementedError):
+        except (RuntimeError, NotImplementedError):  # no storage to count (e.g. a sparse or wrapper tensor)
             pass
         return t
 

@@ -145,5 +145,5 @@ def _meta(where: str, key: str, make: Callable[[], Any]) -> Any:
     try:
         with param_errors(where, key), torch.device("meta"):
             return make()
-    except (NotImplementedError, RuntimeError):
+    except (NotImplementedError, RuntimeError):  # a factory doing data-dependent work at init
         return None
